@@ -1,0 +1,420 @@
+"""The event bus: subscribe handlers or objects, publish events, drain, stream."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.abc
+import anyio.from_thread
+import anyio.lowlevel
+
+from .errors import BusClosedError, DeliveryError, HandlerFailure, QueueFullError, UndeliveredEventsError
+from .event import Event, check_event_type, check_publishable, known_event_types
+from .handlers import check_handler, is_noop_hook
+from .mailbox import OVERFLOW_POLICIES, Mailbox, Overflow
+from .stream import EventStream
+from .subscription import Mode, OnError, Subscription
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["DEFAULT_MAXSIZE", "EventBus"]
+
+E = TypeVar("E", bound=Event)
+
+DEFAULT_MAXSIZE = 1024
+"""Queue length of a queued subscriber or stream unless ``maxsize`` says otherwise."""
+
+logger = logging.getLogger("eventbus")
+
+_NEW, _RUNNING, _CLOSING, _CLOSED = "new", "running", "closing", "closed"
+_INLINE_DEF, _INLINE_ASYNC, _QUEUED = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How one event type is delivered, worked out once and reused until subscriptions change."""
+
+    calls: tuple[Callable[[Any], Any], ...] | None  # set when every subscriber is an inline def
+    steps: tuple[tuple[Subscription, Callable[[Any], Any], int], ...]
+    waits_for_room: tuple[Subscription, ...]  # queued with overflow="block"
+    refuses_when_full: tuple[Subscription, ...]  # queued with overflow="error"
+    snapshots: bool  # the event type overrides Event.snapshot
+
+
+class EventBus:
+    """A typed publish/subscribe bus for one anyio application (asyncio or trio).
+
+    Use it as ``async with EventBus() as bus:``; it owns the tasks that feed queued subscribers.
+
+    Guarantees:
+
+    * Each subscriber receives the events of its types in publication order, each once.
+    * *Inline* subscribers are called inside :meth:`publish`, in subscription order; their
+      exceptions propagate to the publisher, and later subscribers do not receive that event.
+    * *Queued* subscribers each have a bounded queue and a consumer task; :meth:`publish` returns
+      once the event is queued (or its overflow policy has acted), so a slow subscriber slows
+      neither the publisher (while its queue has room) nor other subscribers. Their exceptions are
+      raised at the next barrier, :meth:`drain` or leaving the bus, as :class:`DeliveryError`.
+    * A publish waiting for room in a ``block`` queue, if cancelled, has delivered the event to
+      nobody. (With inline ``async def`` subscribers a publish can be cancelled part-way.)
+    * Leaving the bus without an exception drains it within ``drain_timeout`` seconds, else raises
+      :class:`UndeliveredEventsError` listing what was not handled; leaving with an exception
+      cancels the consumers at once.
+
+    :meth:`publish` is not a checkpoint when nothing needs to wait: a publisher that must let queued
+    subscribers run should await something (compute in a worker thread does).
+    """
+
+    def __init__(self, *, drain_timeout: float | None = 30.0) -> None:
+        if drain_timeout is not None and drain_timeout < 0:
+            raise ValueError(f"drain_timeout must be a number of seconds >= 0 or None; got {drain_timeout!r}")
+        self.drain_timeout = drain_timeout
+        self._state = _NEW
+        self._subscriptions: list[Subscription] = []
+        self._consumers: list[Subscription] = []
+        self._plans: dict[type, _Plan] = {}
+        self._failures: list[HandlerFailure] = []
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._token: anyio.lowlevel.EventLoopToken | None = None
+        self._loop_thread: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<EventBus {self._state}, {len(self._subscriptions)} subscription(s)>"
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """The active subscriptions, in subscription order."""
+        return tuple(self._subscriptions)
+
+    # -- subscribing ---------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Callable[[E], Any],
+        *,
+        mode: Mode = "inline",
+        maxsize: int = DEFAULT_MAXSIZE,
+        overflow: Overflow = "block",
+        on_error: OnError = "raise",
+        name: str | None = None,
+    ) -> Subscription:
+        """Call ``handler(event)`` for every event of ``event_type`` or a subclass.
+
+        ``handler`` may be ``def`` or ``async def``. ``mode="inline"`` calls it inside
+        :meth:`publish`; ``mode="queued"`` gives it a queue of ``maxsize`` events and a task of its
+        own, and runs a ``def`` handler in a worker thread, one call at a time, in order.
+        ``overflow`` says what happens when that queue is full: ``"block"`` the publisher waits,
+        ``"drop_oldest"`` the oldest waiting event is discarded, ``"keep_latest"`` the oldest waiting
+        event of the same type is replaced (the newest state wins), ``"error"`` publish raises
+        :class:`QueueFullError`. ``on_error="log"`` logs a queued handler's exception and goes on.
+        """
+        check_handler(handler)
+        types = (check_event_type(event_type),)
+
+        def route(published: type[Event]) -> Callable[[Any], Any] | None:
+            return handler if issubclass(published, types) else None
+
+        return self._add(name or _name_of(handler), types, route, mode, maxsize, overflow, on_error)
+
+    def subscribe_object(
+        self,
+        obj: object,
+        event_types: Iterable[type[Event]] | None = None,
+        *,
+        mode: Mode = "inline",
+        maxsize: int = DEFAULT_MAXSIZE,
+        overflow: Overflow = "block",
+        on_error: OnError = "raise",
+        name: str | None = None,
+    ) -> Subscription:
+        """Subscribe the hook methods of ``obj``: an event goes to the method named by its ``hook``.
+
+        Only methods ``obj`` really has count: a method still marked :func:`noop_hook` (a base
+        class's placeholder) is skipped and costs nothing. ``event_types`` defaults to every
+        :class:`Event` subclass defined so far. All of the object's hooks share one subscription,
+        so with ``mode="queued"`` they run one at a time, in publication order, whether ``def`` or
+        ``async def``. The other options are as for :meth:`subscribe`.
+        """
+        types = tuple(
+            check_event_type(t) for t in (known_event_types() if event_types is None else event_types)
+        )
+
+        def route(published: type[Event]) -> Callable[[Any], Any] | None:
+            return _hook_method(obj, published.hook) if issubclass(published, types) else None
+
+        for known in known_event_types():
+            route(known)  # a hook attribute that cannot be called is refused now, not at publish
+        return self._add(name or type(obj).__name__, types, route, mode, maxsize, overflow, on_error)
+
+    def stream(
+        self, event_type: type[E], *, maxsize: int = DEFAULT_MAXSIZE, overflow: Overflow = "block"
+    ) -> EventStream[E]:
+        """An async iterator of the events of ``event_type`` published from now on; see :class:`EventStream`."""
+        types = (check_event_type(event_type),)
+
+        def route(published: type[Event]) -> Callable[[Any], Any] | None:
+            return _read_by_stream if issubclass(published, types) else None
+
+        label = f"stream({event_type.__qualname__})"
+        subscription = self._add(label, types, route, "queued", maxsize, overflow, "raise", consumer=False)
+        return EventStream(subscription)
+
+    def _add(
+        self,
+        name: str,
+        event_types: tuple[type[Event], ...],
+        route: Callable[[type[Event]], Callable[[Any], Any] | None],
+        mode: str,
+        maxsize: int,
+        overflow: str,
+        on_error: str,
+        *,
+        consumer: bool = True,
+    ) -> Subscription:
+        _check_choice("mode", mode, ("inline", "queued"))
+        _check_choice("overflow", overflow, OVERFLOW_POLICIES)
+        _check_choice("on_error", on_error, ("raise", "log"))
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ValueError(f"maxsize must be an int >= 1; got {maxsize!r}")
+        if self._state in (_CLOSING, _CLOSED):
+            raise BusClosedError(f"cannot subscribe {name!r}: the bus has been left")
+        subscription = Subscription(
+            name=name,
+            event_types=event_types,
+            route=route,
+            mode=mode,  # type: ignore[arg-type]
+            mailbox=Mailbox(maxsize, overflow) if mode == "queued" else None,  # type: ignore[arg-type]
+            on_error=on_error,  # type: ignore[arg-type]
+            on_failure=self._failures.append,
+            on_close=self._remove,
+        )
+        self._subscriptions.append(subscription)
+        self._plans.clear()
+        if mode == "queued" and consumer:
+            self._consumers.append(subscription)
+            if self._state == _RUNNING:
+                self._start_consumer(subscription)
+        return subscription
+
+    def _remove(self, subscription: Subscription) -> None:
+        self._subscriptions.remove(subscription)
+        self._plans.clear()
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    async def publish(self, event: Event) -> None:
+        """Deliver ``event`` to every subscriber of its type, in subscription order.
+
+        Returns when inline subscribers have handled it and queued ones have it in their queue.
+        Raises what an inline handler raised, or :class:`QueueFullError` (before delivering to
+        anyone) if an ``overflow="error"`` subscriber's queue is full.
+        """
+        try:
+            plan = self._plans[type(event)]
+        except KeyError:
+            plan = self._plan(type(event))
+        if plan.calls is not None:
+            for call in plan.calls:
+                call(event)
+            return
+        await self._deliver(plan, event)
+
+    def publish_threadsafe(self, event: Event) -> None:
+        """Publish from a worker thread, which waits until :meth:`publish` has returned.
+
+        Safe from any thread but the event loop's own (there, ``await bus.publish(event)``).
+        """
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError(
+                "publish_threadsafe() was called from the event loop's own thread, where it would "
+                "deadlock; use 'await bus.publish(event)' there"
+            )
+        if self._state != _RUNNING:
+            raise BusClosedError("cannot publish: the bus is not running (use 'async with EventBus() as bus:')")
+        anyio.from_thread.run(self.publish, event, token=self._token)
+
+    def _plan(self, event_type: type) -> _Plan:
+        if not (isinstance(event_type, type) and issubclass(event_type, Event)):
+            raise TypeError(f"can only publish instances of eventbus.Event subclasses; got {event_type.__qualname__}")
+        if self._state != _RUNNING:
+            raise BusClosedError(
+                "cannot publish: the bus is not running (use 'async with EventBus() as bus:')"
+                if self._state == _NEW
+                else "cannot publish: the bus has been left"
+            )
+        check_publishable(event_type)
+        steps = []
+        for subscription in self._subscriptions:
+            handler, is_async = subscription.handler_for(event_type)
+            if handler is None:
+                continue
+            kind = _QUEUED if subscription.mode == "queued" else _INLINE_ASYNC if is_async else _INLINE_DEF
+            steps.append((subscription, handler, kind))
+        queued = [s for s, _, kind in steps if kind == _QUEUED]
+        plan = _Plan(
+            calls=tuple(h for _, h, _ in steps) if all(k == _INLINE_DEF for _, _, k in steps) else None,
+            steps=tuple(steps),
+            waits_for_room=tuple(s for s in queued if s.mailbox.overflow == "block"),  # type: ignore[union-attr]
+            refuses_when_full=tuple(s for s in queued if s.mailbox.overflow == "error"),  # type: ignore[union-attr]
+            snapshots=event_type.snapshot is not Event.snapshot,
+        )
+        self._plans[event_type] = plan
+        return plan
+
+    async def _deliver(self, plan: _Plan, event: Event) -> None:
+        await _wait_for_room(plan.waits_for_room)
+        for subscription in plan.refuses_when_full:
+            _refuse_if_full(subscription, event)
+        snapshot = None
+        for subscription, handler, kind in plan.steps:
+            if not subscription.active:
+                continue
+            if kind == _INLINE_DEF:
+                handler(event)
+                snapshot = None  # the handler may have added to what the event carries
+            elif kind == _INLINE_ASYNC:
+                await handler(event)
+                snapshot = None
+            else:
+                if snapshot is None:
+                    snapshot = event.snapshot() if plan.snapshots else event
+                mailbox = subscription.mailbox
+                assert mailbox is not None
+                if mailbox.full and mailbox.overflow == "block":
+                    await mailbox.wait_for_room()  # an inline async handler let others fill it
+                    if not subscription.active:
+                        continue
+                _refuse_if_full(subscription, event)
+                subscription.enqueue(snapshot)
+
+    # -- barriers ------------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Wait until every queued subscriber has handled every event published so far.
+
+        Then raises :class:`DeliveryError` if queued handlers failed since the last barrier (each
+        failure is reported once). Streams are not waited for.
+        """
+        await self._wait_for_consumers()
+        self._raise_failures()
+
+    async def _wait_for_consumers(self) -> None:
+        targets = [(subscription, subscription.accepted) for subscription in self._consumers]
+        for subscription, target in targets:
+            await subscription.wait_settled(target)
+
+    def _raise_failures(self) -> None:
+        if self._failures:
+            failures, self._failures = self._failures, []
+            raise DeliveryError(failures) from failures[0].error
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> EventBus:
+        if self._state != _NEW:
+            raise RuntimeError("an EventBus can be entered only once; make a new one")
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._token = anyio.lowlevel.current_token()
+        self._loop_thread = threading.get_ident()
+        self._state = _RUNNING
+        for subscription in self._consumers:
+            self._start_consumer(subscription)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._state = _CLOSING
+        self._plans.clear()
+        undelivered: dict[str, list[object]] = {}
+        try:
+            if exc_type is None:
+                undelivered = await self._drain_before_leaving()
+        finally:
+            self._state = _CLOSED
+            for subscription in self._subscriptions:
+                if subscription.mailbox is not None:
+                    subscription.mailbox.close()
+            assert self._task_group is not None
+            self._task_group.cancel_scope.cancel()
+            # The body's own exception propagates unwrapped; the consumers never raise.
+            await self._task_group.__aexit__(None, None, None)
+        if undelivered:
+            raise UndeliveredEventsError(self.drain_timeout or 0.0, undelivered)
+        if exc_type is None:
+            self._raise_failures()
+        for failure in self._failures:
+            logger.error("while leaving the bus on an exception: %s", failure, exc_info=failure.error)
+
+    async def _drain_before_leaving(self) -> dict[str, list[object]]:
+        with anyio.move_on_after(self.drain_timeout):
+            await self._wait_for_consumers()
+            return {}
+        return {s.name: list(s.unhandled()) for s in self._consumers if s.settled < s.accepted}
+
+    def _start_consumer(self, subscription: Subscription) -> None:
+        assert self._task_group is not None
+
+        async def consume() -> None:
+            try:
+                await subscription.consume()
+            finally:
+                self._consumers.remove(subscription)
+
+        self._task_group.start_soon(consume, name=f"eventbus consumer {subscription.name!r}")
+
+
+async def _wait_for_room(subscriptions: tuple[Subscription, ...]) -> None:
+    """Wait until every one of ``subscriptions`` has room (checked all at once, with no await between)."""
+    while True:
+        for subscription in subscriptions:
+            mailbox = subscription.mailbox
+            assert mailbox is not None
+            if subscription.active and mailbox.full:
+                await mailbox.wait_for_room()
+                break
+        else:
+            return
+
+
+def _refuse_if_full(subscription: Subscription, event: Event) -> None:
+    mailbox = subscription.mailbox
+    assert mailbox is not None
+    if mailbox.overflow == "error" and mailbox.full and subscription.active:
+        subscription.reject()
+        raise QueueFullError(subscription.name, mailbox.maxsize, event)
+
+
+def _hook_method(obj: object, hook: str) -> Callable[[Any], Any] | None:
+    """The method of ``obj`` named ``hook`` if it really defines one (not a :func:`noop_hook`)."""
+    method = getattr(obj, hook, None) if hook else None
+    if method is None or is_noop_hook(method):
+        return None
+    return check_handler(method, f"{type(obj).__name__}.{hook}")
+
+
+def _name_of(handler: Callable[..., Any]) -> str:
+    qualname = getattr(handler, "__qualname__", None)
+    return qualname.rpartition("<locals>.")[2] if qualname else repr(handler)
+
+
+def _read_by_stream(event: Event) -> None:
+    raise AssertionError("a stream's events are read by its iterator, never handled by the bus")
+
+
+def _check_choice(parameter: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value in allowed:
+        return
+    close = difflib.get_close_matches(str(value), allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    options = ", ".join(repr(a) for a in allowed)
+    raise ValueError(f"{parameter} must be one of {options}; got {value!r}{hint}")

@@ -1,0 +1,54 @@
+"""An async iterator over a bus's events, for application code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from .event import Event
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .subscription import Subscription
+
+__all__ = ["EventStream"]
+
+E = TypeVar("E", bound=Event)
+
+
+class EventStream(Generic[E]):
+    """The events of one type, in publication order, as an async iterator.
+
+    It is subscribed from the moment :meth:`EventBus.stream` returns, so no event published after
+    that is missed. Iteration ends once the stream is closed (``aclose()``, or leaving
+    ``async with``) or the bus is left, after the events already queued have been read. Its queue
+    is bounded; its overflow policy says what a publisher does when the reader falls behind. The bus's
+    ``drain()`` does not wait for streams: the application reads them at its own pace.
+    """
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+
+    def __aiter__(self) -> EventStream[E]:
+        return self
+
+    async def __anext__(self) -> E:
+        mailbox = self.subscription.mailbox
+        assert mailbox is not None
+        await mailbox.wait_for_items()
+        if not mailbox:
+            raise StopAsyncIteration
+        self.subscription.delivered += 1
+        return mailbox.take_one()  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        """Stop receiving events; those already queued can still be read."""
+        self.subscription.close()
+
+    async def __aenter__(self) -> EventStream[E]:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

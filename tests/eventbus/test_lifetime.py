@@ -1,0 +1,83 @@
+"""Entering and leaving the bus, timeouts, worker threads."""
+
+import threading
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from eventbus import BusClosedError, EventBus, UndeliveredEventsError
+
+from .events import Ping
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_leaving_while_a_handler_hangs_times_out_and_reports_the_undelivered() -> None:
+    async def hang(event: Ping) -> None:
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(5):
+        with pytest.raises(UndeliveredEventsError) as info:
+            async with EventBus(drain_timeout=0.1) as bus:
+                bus.subscribe(Ping, hang, mode="queued", name="hanger")
+                for n in range(3):
+                    await bus.publish(Ping(n))
+    assert info.value.undelivered == {"hanger": [Ping(0), Ping(1), Ping(2)]}
+    assert "'hanger': 3 event(s)" in str(info.value)
+
+
+async def test_leaving_while_a_def_handler_hangs_in_its_thread_still_ends() -> None:
+    release = threading.Event()
+    with anyio.fail_after(5):
+        with pytest.raises(UndeliveredEventsError):
+            async with EventBus(drain_timeout=0.1) as bus:
+                bus.subscribe(Ping, lambda e: release.wait(5), mode="queued")
+                await bus.publish(Ping(0))
+    release.set()
+
+
+async def test_publishing_outside_the_bus_lifetime_is_a_clear_error() -> None:
+    bus = EventBus()
+    bus.subscribe(Ping, lambda e: None)
+    with pytest.raises(BusClosedError, match="async with EventBus"):
+        await bus.publish(Ping(0))
+    async with bus:
+        await bus.publish(Ping(0))
+    with pytest.raises(BusClosedError, match="has been left"):
+        await bus.publish(Ping(1))
+    with pytest.raises(BusClosedError):
+        bus.subscribe(Ping, lambda e: None)
+    with pytest.raises(RuntimeError, match="only once"):
+        async with bus:
+            pass
+
+
+async def test_publish_from_a_worker_thread() -> None:
+    seen: list[tuple[int, bool]] = []
+    async with EventBus() as bus:
+        bus.subscribe(Ping, lambda e: seen.append((e.n, threading.current_thread() is threading.main_thread())))
+        queued: list[int] = []
+        bus.subscribe(Ping, lambda e: queued.append(e.n), mode="queued")
+
+        def worker() -> None:
+            for n in range(20):
+                bus.publish_threadsafe(Ping(n))
+
+        await anyio.to_thread.run_sync(worker)
+        await bus.drain()
+    # Inline handlers run on the event loop's thread, in order, even for a thread's publishes.
+    assert seen == [(n, True) for n in range(20)]
+    assert queued == list(range(20))
+
+
+async def test_publish_threadsafe_on_the_loop_thread_is_refused() -> None:
+    async with EventBus() as bus:
+        with pytest.raises(RuntimeError, match="await bus.publish"):
+            bus.publish_threadsafe(Ping(0))
+
+
+async def test_drain_with_nothing_queued_returns_at_once() -> None:
+    async with EventBus() as bus:
+        with anyio.fail_after(1):
+            await bus.drain()

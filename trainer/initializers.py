@@ -1,0 +1,160 @@
+"""Weight initializers with Keras 3's names, parameters and defaults.
+
+Each initializer is called as `initializer(shape)` and returns a new float32 array. A seeded
+initializer returns the same values on every call; an unseeded one draws from the global
+generator, so `trainer.set_random_seed` makes it reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from trainer.lookup import lookup
+from trainer.random import make_generator
+
+__all__ = [
+    "Initializer",
+    "Zeros",
+    "RandomNormal",
+    "RandomUniform",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "get",
+]
+
+# Keras draws He-normal weights from a normal truncated at two standard deviations, whose
+# standard deviation is this fraction of the untruncated one; dividing by it restores the variance.
+_TRUNCATED_STDDEV_FACTOR = 0.87962566103423978
+
+
+def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of this shape, as Keras counts them."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive_field = math.prod(shape[:-2])
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
+
+
+class Initializer:
+    """Base class: `__call__(shape) -> float32 array`, `get_config()`, `from_config()`."""
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Initializer:
+        return cls(**config)
+
+
+class Zeros(Initializer):
+    """All zeros (the default bias initializer)."""
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        return np.zeros(tuple(shape), dtype=np.float32)
+
+
+class _SeededInitializer(Initializer):
+    def __init__(self, seed: int | None = None) -> None:
+        make_generator(seed)  # validates the seed now rather than at build time
+        self.seed = seed
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+    def _generator(self) -> np.random.Generator:
+        return make_generator(self.seed)
+
+
+class RandomNormal(_SeededInitializer):
+    """Normal with `mean` and `stddev`."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.mean = float(mean)
+        self.stddev = float(stddev)
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        return self._generator().normal(self.mean, self.stddev, tuple(shape)).astype(np.float32)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(_SeededInitializer):
+    """Uniform on [minval, maxval)."""
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.minval = float(minval)
+        self.maxval = float(maxval)
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        return self._generator().uniform(self.minval, self.maxval, tuple(shape)).astype(np.float32)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class GlorotUniform(_SeededInitializer):
+    """Uniform on ±sqrt(6 / (fan_in + fan_out)) (the default kernel initializer)."""
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        fan_in, fan_out = compute_fans(shape)
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        return self._generator().uniform(-limit, limit, tuple(shape)).astype(np.float32)
+
+
+class HeUniform(_SeededInitializer):
+    """Uniform on ±sqrt(6 / fan_in)."""
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        fan_in, _ = compute_fans(shape)
+        limit = math.sqrt(6.0 / fan_in)
+        return self._generator().uniform(-limit, limit, tuple(shape)).astype(np.float32)
+
+
+class HeNormal(_SeededInitializer):
+    """Truncated normal (at 2 standard deviations) with variance 2 / fan_in."""
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        fan_in, _ = compute_fans(shape)
+        stddev = math.sqrt(2.0 / fan_in) / _TRUNCATED_STDDEV_FACTOR
+        return _truncated_normal(self._generator(), stddev, tuple(shape)).astype(np.float32)
+
+
+def _truncated_normal(generator: np.random.Generator, stddev: float, shape: tuple[int, ...]) -> np.ndarray:
+    values = generator.normal(0.0, stddev, shape)
+    outside = np.abs(values) > 2 * stddev
+    while outside.any():
+        values[outside] = generator.normal(0.0, stddev, int(outside.sum()))
+        outside = np.abs(values) > 2 * stddev
+    return values
+
+
+_BY_NAME: dict[str, type[Initializer]] = {
+    "zeros": Zeros,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+    "glorot_uniform": GlorotUniform,
+    "he_normal": HeNormal,
+    "he_uniform": HeUniform,
+}
+
+
+def get(identifier: str | Initializer) -> Initializer:
+    """Resolve a name (`"glorot_uniform"`) or an Initializer instance."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        return lookup("initializer", identifier, _BY_NAME)()
+    raise TypeError(f"An initializer must be a name or a trainer.initializers.Initializer, got {identifier!r}.")

@@ -1,0 +1,123 @@
+"""Dense: activation(inputs @ kernel + bias), applied along the last axis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from trainer import activations, initializers, regularizers
+from trainer.layers.layer import Layer, Shape
+from trainer.serialization import deserialize, serialize
+
+__all__ = ["Dense"]
+
+
+class Dense(Layer):
+    """A fully connected layer with Keras 3's parameters and defaults."""
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | activations.ActivationFn | None = None,
+        use_bias: bool = True,
+        kernel_initializer: str | initializers.Initializer = "glorot_uniform",
+        bias_initializer: str | initializers.Initializer = "zeros",
+        kernel_regularizer: str | regularizers.Regularizer | None = None,
+        bias_regularizer: str | regularizers.Regularizer | None = None,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense `units` must be a positive integer, got {units!r}.")
+        super().__init__(name=name, trainable=trainable)
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self._activation_grad = activations.gradient_of(self.activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = np.empty((0, self.units), np.float32)
+        self.bias: np.ndarray | None = None
+
+    def build(self, input_shape: Shape) -> None:
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f"Dense {self.name!r} needs a known last input dimension, got shape {input_shape}.")
+        self.kernel = self.kernel_initializer((input_dim, self.units)).astype(np.float32, copy=False)
+        self.bias = self.bias_initializer((self.units,)).astype(np.float32, copy=False) if self.use_bias else None
+        self._kernel_grad = np.zeros_like(self.kernel)
+        self._bias_grad = None if self.bias is None else np.zeros_like(self.bias)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (*input_shape[:-1], self.units)
+
+    def forward(self, inputs: np.ndarray, training: bool) -> np.ndarray:
+        pre_activation = inputs @ self.kernel
+        if self.bias is not None:
+            pre_activation += self.bias
+        outputs = self.activation(pre_activation)
+        self._inputs, self._pre_activation, self._outputs = inputs, pre_activation, outputs
+        return outputs
+
+    def backward(self, grad_outputs: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        grad = self._activation_grad(self._pre_activation, self._outputs, grad_outputs)
+        return self.backward_from_pre_activation(grad, need_input_grad)
+
+    def backward_from_pre_activation(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """Backward pass given d(loss)/d(inputs @ kernel + bias), skipping the activation's derivative."""
+        inputs = self._inputs.reshape(-1, self.kernel.shape[0])
+        flat_grad = grad.reshape(-1, self.units)
+        np.matmul(inputs.T, flat_grad, out=self._kernel_grad)
+        if self.kernel_regularizer is not None:
+            self._kernel_grad += self.kernel_regularizer.gradient(self.kernel)
+        if self._bias_grad is not None:
+            flat_grad.sum(axis=0, out=self._bias_grad)
+            if self.bias_regularizer is not None:
+                self._bias_grad += self.bias_regularizer.gradient(self.bias)
+        return grad @ self.kernel.T if need_input_grad else None
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        if not self.built:
+            return []
+        return [self.kernel] if self.bias is None else [self.kernel, self.bias]
+
+    @property
+    def gradients(self) -> list[np.ndarray]:
+        if not self.built:
+            return []
+        return [self._kernel_grad] if self._bias_grad is None else [self._kernel_grad, self._bias_grad]
+
+    @property
+    def losses(self) -> list[np.float32]:
+        penalties = []
+        if self.built and self.kernel_regularizer is not None:
+            penalties.append(self.kernel_regularizer(self.kernel))
+        if self.built and self.bias is not None and self.bias_regularizer is not None:
+            penalties.append(self.bias_regularizer(self.bias))
+        return penalties
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": serialize(self.kernel_initializer),
+            "bias_initializer": serialize(self.bias_initializer),
+            "kernel_regularizer": serialize(self.kernel_regularizer),
+            "bias_regularizer": serialize(self.bias_regularizer),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        config = dict(config)
+        for key in ("kernel_initializer", "bias_initializer"):
+            config[key] = deserialize("initializer", config[key])
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            config[key] = deserialize("regularizer", config[key])
+        return cls(**config)

@@ -1,0 +1,160 @@
+"""Weight and model files: numpy archives, never pickle, written atomically.
+
+File kinds (the suffix is required, as Keras requires `.weights.h5` and `.keras`):
+- `*.weights.npz` (`model.save_weights`): the weights, in the model's order.
+- `*.model.npz` (`model.save` / `trainer.load_model`): architecture, weights, compile settings
+  and optimizer state.
+
+Guarantees:
+- Reading uses `allow_pickle=False` and instantiates only the engine's known classes.
+- Writing goes to a temporary file in the same directory, flushed and fsynced, then renamed
+  over the target: a crash or error leaves either the old file or the new one, never half of one.
+- A file that is not ours, is truncated or corrupt, or does not fit the model raises ValueError
+  naming the file and the problem, and leaves the model unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from trainer.model import Sequential
+
+__all__ = ["save_weights", "load_weights", "save_model", "load_model", "WEIGHTS_SUFFIX", "MODEL_SUFFIX"]
+
+WEIGHTS_SUFFIX = ".weights.npz"
+MODEL_SUFFIX = ".model.npz"
+_HEADER_KEY = "trainer_header"
+_FORMAT_VERSION = 1
+
+
+def _check_suffix(filepath: str | os.PathLike[str], suffix: str, what: str) -> str:
+    path = os.fspath(filepath)
+    if not path.endswith(suffix):
+        raise ValueError(f"The filename for {what} must end in {suffix!r}, got {path!r}.")
+    return path
+
+
+def _atomic_write(path: str, arrays: dict[str, np.ndarray]) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)  # type: ignore[arg-type]
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _read(path: str, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header and arrays of one of our files of `kind`, fully read and checked."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
+        raise ValueError(f"{path!r} is not a readable trainer file (truncated, corrupt or foreign): {error}") from None
+    header_array = arrays.pop(_HEADER_KEY, None)
+    try:
+        header = json.loads(str(header_array[()])) if header_array is not None else None
+    except (json.JSONDecodeError, IndexError, TypeError):
+        header = None
+    if not isinstance(header, dict) or header.get("kind") != kind:
+        raise ValueError(f"{path!r} is not a trainer {kind} file.")
+    if header.get("version") != _FORMAT_VERSION:
+        raise ValueError(f"{path!r} has format version {header.get('version')!r}; this engine reads {_FORMAT_VERSION}.")
+    return header, arrays
+
+
+def _header(kind: str, **content: Any) -> np.ndarray:
+    return np.array(json.dumps({"kind": kind, "version": _FORMAT_VERSION, **content}))
+
+
+def _weight_arrays(model: Sequential) -> dict[str, np.ndarray]:
+    return {f"weight_{index}": weight for index, weight in enumerate(model.weights)}
+
+
+def _weights_from(path: str, arrays: dict[str, np.ndarray], model: Sequential) -> list[np.ndarray]:
+    count = sum(name.startswith("weight_") for name in arrays)
+    weights = [arrays.get(f"weight_{index}") for index in range(count)]
+    if any(w is None for w in weights):
+        raise ValueError(f"{path!r} has missing weight entries.")
+    expected = [w.shape for w in model.weights]
+    found = [w.shape for w in weights]  # type: ignore[union-attr]
+    if found != expected:
+        raise ValueError(
+            f"{path!r} does not fit model {model.name!r}: it holds {count} weights of shapes {found}, "
+            f"the model has {len(expected)} of shapes {expected}."
+        )
+    return weights  # type: ignore[return-value]
+
+
+def save_weights(model: Sequential, filepath: str | os.PathLike[str]) -> None:
+    """Write the model's weights to a `.weights.npz` file, atomically."""
+    path = _check_suffix(filepath, WEIGHTS_SUFFIX, "save_weights")
+    if not model.built:
+        raise ValueError(f"Model {model.name!r} has no weights yet: give it an Input or run it on data first.")
+    _atomic_write(path, {_HEADER_KEY: _header("weights"), **_weight_arrays(model)})
+
+
+def load_weights(model: Sequential, filepath: str | os.PathLike[str]) -> None:
+    """Load weights saved by `save_weights` (or inside a `.model.npz`); on any mismatch nothing changes."""
+    path = os.fspath(filepath)
+    kind = "model" if path.endswith(MODEL_SUFFIX) else "weights"
+    _, arrays = _read(_check_suffix(path, MODEL_SUFFIX if kind == "model" else WEIGHTS_SUFFIX, "load_weights"), kind)
+    model.set_weights(_weights_from(path, arrays, model))
+
+
+def save_model(model: Sequential, filepath: str | os.PathLike[str]) -> None:
+    """Write architecture, weights, compile settings and optimizer state to a `.model.npz` file, atomically."""
+    path = _check_suffix(filepath, MODEL_SUFFIX, "save")
+    if not model.built:
+        raise ValueError(f"Model {model.name!r} has no weights yet: give it an Input or run it on data first.")
+    arrays = _weight_arrays(model)
+    optimizer = model.optimizer
+    if optimizer is not None and optimizer.built:
+        arrays.update({f"optimizer/{name}": value for name, value in optimizer.get_state().items()})
+    header = _header("model", config=model.get_config(), compile_config=model.get_compile_config())
+    _atomic_write(path, {_HEADER_KEY: header, **arrays})
+
+
+def load_model(filepath: str | os.PathLike[str], compile: bool = True) -> Sequential:  # noqa: A002 (Keras's name)
+    """Rebuild a model saved by `model.save`: same architecture and weights, so it predicts bit-identically;
+    with `compile`, also its optimizer (with its state), loss and metrics."""
+    path = _check_suffix(filepath, MODEL_SUFFIX, "load_model")
+    header, arrays = _read(path, "model")
+    try:
+        model = Sequential.from_config(header["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path!r} holds an architecture this engine cannot build: {error}") from None
+    model.set_weights(_weights_from(path, arrays, model))
+    compile_config = header.get("compile_config")
+    if compile and compile_config:
+        model.compile_from_config(compile_config)
+        state = {name.removeprefix("optimizer/"): v for name, v in arrays.items() if name.startswith("optimizer/")}
+        if state:
+            model.optimizer.build(model.trainable_weights)  # type: ignore[union-attr]
+            model.optimizer.set_state(state)  # type: ignore[union-attr]
+    return model

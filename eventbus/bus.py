@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.abc
-import anyio.from_thread
-import anyio.lowlevel
 
 from .errors import BusClosedError, DeliveryError, HandlerFailure, QueueFullError, UndeliveredEventsError
 from .event import Event, check_event_type, check_publishable, known_event_types
 from .handlers import check_handler, is_noop_hook
+from .handoff import ThreadHandoff
 from .mailbox import OVERFLOW_POLICIES, Mailbox, Overflow
 from .stream import EventStream
 from .subscription import Mode, OnError, Subscription
@@ -24,12 +23,15 @@ from .subscription import Mode, OnError, Subscription
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["DEFAULT_MAXSIZE", "EventBus"]
+__all__ = ["DEFAULT_MAXSIZE", "THREAD_HANDOFF_MAXSIZE", "EventBus"]
 
 E = TypeVar("E", bound=Event)
 
 DEFAULT_MAXSIZE = 1024
 """Queue length of a queued subscriber or stream unless ``maxsize`` says otherwise."""
+
+THREAD_HANDOFF_MAXSIZE = 256
+"""How many events worker threads may hand over without waiting before they wait for the loop."""
 
 logger = logging.getLogger("eventbus")
 
@@ -82,7 +84,7 @@ class EventBus:
         self._plans: dict[type, _Plan] = {}
         self._failures: list[HandlerFailure] = []
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._token: anyio.lowlevel.EventLoopToken | None = None
+        self._handoff: ThreadHandoff | None = None
         self._loop_thread: int | None = None
 
     def __repr__(self) -> str:
@@ -227,19 +229,36 @@ class EventBus:
             return
         await self._deliver(plan, event)
 
-    def publish_threadsafe(self, event: Event) -> None:
-        """Publish from a worker thread, which waits until :meth:`publish` has returned.
+    def publish_threadsafe(self, event: Event, *, wait: bool = True) -> None:
+        """Publish from a worker thread (any thread but the event loop's own).
 
-        Safe from any thread but the event loop's own (there, ``await bus.publish(event)``).
+        Events from threads are published on the event loop in the order they were handed over.
+        With ``wait=True`` this returns once they are published, raising what an inline handler
+        raised. With ``wait=False`` it returns at once (it waits only if
+        :data:`THREAD_HANDOFF_MAXSIZE` events are already pending), and an inline handler's
+        exception is raised at the next barrier; the cheap way to feed queued subscribers from a
+        compute thread. :meth:`drain` publishes what is pending first.
         """
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError(
                 "publish_threadsafe() was called from the event loop's own thread, where it would "
                 "deadlock; use 'await bus.publish(event)' there"
             )
-        if self._state != _RUNNING:
+        if self._state != _RUNNING or self._handoff is None:
             raise BusClosedError("cannot publish: the bus is not running (use 'async with EventBus() as bus:')")
-        anyio.from_thread.run(self.publish, event, token=self._token)
+        self._handoff.hand_over(event, wait=wait)
+
+    def subscribers_of(self, event_type: type[Event]) -> tuple[Subscription, ...]:
+        """The subscriptions an event of ``event_type`` published now would reach, in order.
+
+        A publisher may skip making events nobody receives, or choose ``wait=False`` for events only
+        queued subscribers receive. Call it on the event loop's thread.
+        """
+        try:
+            plan = self._plans[event_type]
+        except KeyError:
+            plan = self._plan(event_type)
+        return tuple(subscription for subscription, _, _ in plan.steps)
 
     def _plan(self, event_type: type) -> _Plan:
         if not (isinstance(event_type, type) and issubclass(event_type, Event)):
@@ -307,6 +326,8 @@ class EventBus:
         self._raise_failures()
 
     async def _wait_for_consumers(self) -> None:
+        if self._handoff is not None:
+            await self._handoff.publish_pending(report_errors=True)
         targets = [(subscription, subscription.accepted) for subscription in self._consumers]
         for subscription, target in targets:
             await subscription.wait_settled(target)
@@ -323,8 +344,9 @@ class EventBus:
             raise RuntimeError("an EventBus can be entered only once; make a new one")
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
-        self._token = anyio.lowlevel.current_token()
         self._loop_thread = threading.get_ident()
+        self._handoff = ThreadHandoff(self.publish, self._record_inline_failure, THREAD_HANDOFF_MAXSIZE)
+        self._task_group.start_soon(self._handoff.pump, name="eventbus thread handoff")
         self._state = _RUNNING
         for subscription in self._consumers:
             self._start_consumer(subscription)
@@ -333,14 +355,13 @@ class EventBus:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._state = _CLOSING
-        self._plans.clear()
         undelivered: dict[str, list[object]] = {}
         try:
             if exc_type is None:
                 undelivered = await self._drain_before_leaving()
         finally:
             self._state = _CLOSED
+            self._plans.clear()
             for subscription in self._subscriptions:
                 if subscription.mailbox is not None:
                     subscription.mailbox.close()
@@ -357,9 +378,16 @@ class EventBus:
 
     async def _drain_before_leaving(self) -> dict[str, list[object]]:
         with anyio.move_on_after(self.drain_timeout):
+            assert self._handoff is not None
+            await self._handoff.publish_pending(report_errors=True)  # threads' events still go out
+            self._state = _CLOSING
+            self._plans.clear()
             await self._wait_for_consumers()
             return {}
         return {s.name: list(s.unhandled()) for s in self._consumers if s.settled < s.accepted}
+
+    def _record_inline_failure(self, event: Event, exc: Exception) -> None:
+        self._failures.append(HandlerFailure("an inline subscriber", event.hook or "handler", event, exc))
 
     def _start_consumer(self, subscription: Subscription) -> None:
         assert self._task_group is not None

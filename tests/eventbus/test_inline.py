@@ -74,3 +74,14 @@ async def test_closed_subscription_receives_nothing_more() -> None:
 async def test_publishing_with_no_subscriber_does_nothing() -> None:
     async with EventBus() as bus:
         await bus.publish(Ping(1))
+
+
+async def test_subscribers_of_lists_who_an_event_would_reach() -> None:
+    async with EventBus() as bus:
+        assert bus.subscribers_of(Ping) == ()
+        first = bus.subscribe(Ping, print)
+        second = bus.subscribe(LoudPing, print, mode="queued")
+        assert bus.subscribers_of(Ping) == (first,)
+        assert bus.subscribers_of(LoudPing) == (first, second)
+        first.close()
+        assert bus.subscribers_of(LoudPing) == (second,)

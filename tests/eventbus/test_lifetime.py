@@ -81,3 +81,69 @@ async def test_drain_with_nothing_queued_returns_at_once() -> None:
     async with EventBus() as bus:
         with anyio.fail_after(1):
             await bus.drain()
+
+
+async def test_thread_publishes_without_waiting_arrive_in_order_with_waiting_ones() -> None:
+    inline: list[int] = []
+    queued: list[int] = []
+    async with EventBus() as bus:
+        bus.subscribe(Ping, lambda e: inline.append(e.n))
+        bus.subscribe(Ping, lambda e: queued.append(e.n), mode="queued")
+
+        def worker() -> None:
+            for n in range(500):
+                bus.publish_threadsafe(Ping(n), wait=n % 50 == 0)
+
+        await anyio.to_thread.run_sync(worker)
+        await bus.drain()
+    assert inline == list(range(500))
+    assert queued == list(range(500))
+
+
+async def test_thread_handoff_is_bounded_when_the_loop_falls_behind() -> None:
+    from eventbus.bus import THREAD_HANDOFF_MAXSIZE
+
+    gate = anyio.Event()
+    handed_over = 0
+    seen: list[int] = []
+
+    async def gated(event: Ping) -> None:
+        await gate.wait()
+        seen.append(event.n)
+
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        bus.subscribe(Ping, gated, mode="queued", maxsize=2)
+        total = 3 * THREAD_HANDOFF_MAXSIZE
+
+        def worker() -> None:
+            nonlocal handed_over
+            for n in range(total):
+                bus.publish_threadsafe(Ping(n), wait=False)
+                handed_over += 1
+
+        tg.start_soon(anyio.to_thread.run_sync, worker)
+        await anyio.sleep(0.2)
+        # The thread is held: at most the handoff's bound, the queue and the batch in hand got through.
+        assert handed_over <= THREAD_HANDOFF_MAXSIZE + 2 + 2 + 1
+        gate.set()
+    await anyio.sleep(0)
+    assert seen == list(range(total))
+
+
+async def test_inline_failure_of_an_event_handed_over_without_waiting_is_raised_at_drain() -> None:
+    from eventbus import DeliveryError
+
+    def picky(event: Ping) -> None:
+        if event.n == 2:
+            raise ValueError("no twos")
+
+    async with EventBus() as bus:
+        bus.subscribe(Ping, picky)
+
+        def worker() -> None:
+            for n in range(4):
+                bus.publish_threadsafe(Ping(n), wait=False)
+
+        await anyio.to_thread.run_sync(worker)
+        with pytest.raises(DeliveryError, match="no twos"):
+            await bus.drain()

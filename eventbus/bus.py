@@ -45,7 +45,7 @@ class _Plan:
 
     calls: tuple[Callable[[Any], Any], ...] | None  # set when every subscriber is an inline def
     steps: tuple[tuple[Subscription, Callable[[Any], Any], int], ...]
-    waits_for_room: tuple[Subscription, ...]  # queued with overflow="block"
+    waits_for_room: tuple[Subscription, ...]  # queued with overflow="block" or "keep_latest"
     refuses_when_full: tuple[Subscription, ...]  # queued with overflow="error"
     snapshots: bool  # the event type overrides Event.snapshot
 
@@ -114,9 +114,11 @@ class EventBus:
         :meth:`publish`; ``mode="queued"`` gives it a queue of ``maxsize`` events and a task of its
         own, and runs a ``def`` handler in a worker thread, one call at a time, in order.
         ``overflow`` says what happens when that queue is full: ``"block"`` the publisher waits,
-        ``"drop_oldest"`` the oldest waiting event is discarded, ``"keep_latest"`` the oldest waiting
-        event of the same type is replaced (the newest state wins), ``"error"`` publish raises
-        :class:`QueueFullError`. ``on_error="log"`` logs a queued handler's exception and goes on.
+        ``"drop_oldest"`` the oldest waiting event is discarded, ``"keep_latest"`` coalesces (the
+        oldest waiting event of the same type is discarded, else the oldest one that a younger event
+        of its type supersedes; the publisher waits only if every waiting event is the only one of its
+        type), ``"error"`` publish raises :class:`QueueFullError`. ``on_error="log"`` logs a queued
+        handler's exception and goes on.
         """
         check_handler(handler)
         types = (check_event_type(event_type),)
@@ -281,7 +283,7 @@ class EventBus:
         plan = _Plan(
             calls=tuple(h for _, h, _ in steps) if all(k == _INLINE_DEF for _, _, k in steps) else None,
             steps=tuple(steps),
-            waits_for_room=tuple(s for s in queued if s.mailbox.overflow == "block"),  # type: ignore[union-attr]
+            waits_for_room=tuple(s for s in queued if s.mailbox.overflow in ("block", "keep_latest")),  # type: ignore[union-attr]
             refuses_when_full=tuple(s for s in queued if s.mailbox.overflow == "error"),  # type: ignore[union-attr]
             snapshots=event_type.snapshot is not Event.snapshot,
         )
@@ -289,7 +291,7 @@ class EventBus:
         return plan
 
     async def _deliver(self, plan: _Plan, event: Event) -> None:
-        await _wait_for_room(plan.waits_for_room)
+        await _wait_for_room(plan.waits_for_room, event)
         for subscription in plan.refuses_when_full:
             _refuse_if_full(subscription, event)
         snapshot = None
@@ -307,11 +309,11 @@ class EventBus:
                     snapshot = event.snapshot() if plan.snapshots else event
                 mailbox = subscription.mailbox
                 assert mailbox is not None
-                if mailbox.full and mailbox.overflow == "block":
+                _refuse_if_full(subscription, event)
+                if not mailbox.has_room_for(snapshot):
                     await mailbox.wait_for_room()  # an inline async handler let others fill it
                     if not subscription.active:
                         continue
-                _refuse_if_full(subscription, event)
                 subscription.enqueue(snapshot)
 
     # -- barriers ------------------------------------------------------------------------------
@@ -324,6 +326,12 @@ class EventBus:
         """
         await self._wait_for_consumers()
         self._raise_failures()
+
+    @property
+    def has_failures(self) -> bool:
+        """Whether queued handlers failed since the last barrier. Cheap, and safe to read from any
+        thread: a publisher may poll it to stop early, then call :meth:`drain` to raise the failures."""
+        return bool(self._failures)
 
     async def _wait_for_consumers(self) -> None:
         if self._handoff is not None:
@@ -401,13 +409,13 @@ class EventBus:
         self._task_group.start_soon(consume, name=f"eventbus consumer {subscription.name!r}")
 
 
-async def _wait_for_room(subscriptions: tuple[Subscription, ...]) -> None:
-    """Wait until every one of ``subscriptions`` has room (checked all at once, with no await between)."""
+async def _wait_for_room(subscriptions: tuple[Subscription, ...], event: Event) -> None:
+    """Wait until every one of ``subscriptions`` can take ``event`` (checked all at once, no await between)."""
     while True:
         for subscription in subscriptions:
             mailbox = subscription.mailbox
             assert mailbox is not None
-            if subscription.active and mailbox.full:
+            if subscription.active and not mailbox.has_room_for(event):
                 await mailbox.wait_for_room()
                 break
         else:

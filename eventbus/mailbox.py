@@ -40,32 +40,43 @@ class Mailbox(Generic[T]):
     def full(self) -> bool:
         return len(self._items) >= self.maxsize
 
-    def put(self, item: T) -> T | None:
-        """Append ``item`` now; if the mailbox is full, make room as the policy says.
+    def has_room_for(self, item: T) -> bool:
+        """Whether :meth:`put` would take ``item`` now: there is room, or the policy can make some."""
+        if len(self._items) < self.maxsize or self.overflow == "drop_oldest":
+            return True
+        return self.overflow == "keep_latest" and self._superseded(item) is not None
 
-        Returns the item discarded to make room, if any. A ``block`` or ``error`` mailbox must have
-        been checked for room first.
+    def put(self, item: T) -> T | None:
+        """Append ``item`` now, making room as the policy says; returns the item discarded, if any.
+
+        :meth:`has_room_for` must have said yes.
         """
         dropped = None
         if len(self._items) >= self.maxsize:
-            dropped = self._make_room_for(item)
+            index = 0 if self.overflow == "drop_oldest" else self._superseded(item)
+            if index is None:
+                raise RuntimeError(f"mailbox ({self.overflow}) is full; check has_room_for() first")
+            dropped = self._items[index]
+            del self._items[index]
         self._items.append(item)
         if self._readable is not None:
             self._readable.set()
             self._readable = None
         return dropped
 
-    def _make_room_for(self, item: T) -> T:
-        if self.overflow == "keep_latest":
-            # Coalesce: the newest item replaces the oldest waiting one of the same type, so a
-            # burst of progress updates collapses while rarer kinds of item keep their place.
+    def _superseded(self, newcomer: T | None = None) -> int | None:
+        """Where the oldest item that a newer one of the same type supersedes waits: preferably one of
+        ``newcomer``'s type, else one with a younger twin already queued. None if every waiting item
+        is the only one of its type."""
+        if newcomer is not None:
             for index, waiting in enumerate(self._items):
-                if type(waiting) is type(item):
-                    del self._items[index]
-                    return waiting
-        if self.overflow in ("drop_oldest", "keep_latest"):
-            return self._items.popleft()
-        raise RuntimeError(f"mailbox with overflow={self.overflow!r} is full; check for room first")
+                if type(waiting) is type(newcomer):
+                    return index
+        latest = {type(item): index for index, item in enumerate(self._items)}
+        for index, waiting in enumerate(self._items):
+            if latest[type(waiting)] != index:
+                return index
+        return None
 
     async def wait_for_room(self) -> None:
         """Wait until the mailbox has room or is closed."""

@@ -147,3 +147,38 @@ async def test_cancelled_publisher_blocked_on_a_full_queue_loses_and_duplicates_
         assert second_seen == returned
         assert 2 <= len(returned) < 10
         await bus.publish(Pong(0))  # the bus still works
+
+
+async def test_keep_latest_drops_a_superseded_event_of_another_type_before_waiting() -> None:
+    from .events import LoudPing
+
+    seen, stats = await _fill_while_blocked("keep_latest", [Ping(0), Ping(1), Ping(2), Ping(3), LoudPing(4)])
+    # Full with Pings, a LoudPing arrives: the oldest Ping, superseded by younger ones, makes room.
+    assert seen == [Ping(0), Ping(2), Ping(3), LoudPing(4)]
+    assert stats.dropped == 1
+
+
+async def test_keep_latest_waits_when_every_waiting_event_is_the_last_of_its_type() -> None:
+    from eventbus import Event
+
+    from .events import LoudPing
+
+    gate = anyio.Event()
+    seen: list = []
+
+    async def gated(event) -> None:
+        await gate.wait()
+        seen.append(event)
+
+    async with EventBus() as bus:
+        bus.subscribe(Event, gated, mode="queued", maxsize=2, overflow="keep_latest")
+        await bus.publish(Ping(0))
+        await anyio.sleep(0.01)  # Ping(0) is in the handler's hands
+        await bus.publish(Ping(1))
+        await bus.publish(Pong(2))
+        with anyio.move_on_after(0.05) as scope:
+            await bus.publish(LoudPing(3))  # nothing it may replace: it waits, losing nothing
+        assert scope.cancelled_caught
+        gate.set()
+        await bus.publish(LoudPing(3))
+    assert seen == [Ping(0), Ping(1), Pong(2), LoudPing(3)]

@@ -107,6 +107,7 @@ class EventBus:
         overflow: Overflow = "block",
         on_error: OnError = "raise",
         name: str | None = None,
+        where: Callable[[E], bool] | None = None,
     ) -> Subscription:
         """Call ``handler(event)`` for every event of ``event_type`` or a subclass.
 
@@ -118,7 +119,8 @@ class EventBus:
         oldest waiting event of the same type is discarded, else the oldest one that a younger event
         of its type supersedes; the publisher waits only if every waiting event is the only one of its
         type), ``"error"`` publish raises :class:`QueueFullError`. ``on_error="log"`` logs a queued
-        handler's exception and goes on.
+        handler's exception and goes on. ``where(event)``, if given, is called inside ``publish``; the
+        subscriber receives only the events for which it returns true (one run's events, say).
         """
         check_handler(handler)
         types = (check_event_type(event_type),)
@@ -126,7 +128,7 @@ class EventBus:
         def route(published: type[Event]) -> Callable[[Any], Any] | None:
             return handler if issubclass(published, types) else None
 
-        return self._add(name or _name_of(handler), types, route, mode, maxsize, overflow, on_error)
+        return self._add(name or _name_of(handler), types, route, mode, maxsize, overflow, on_error, where=where)
 
     def subscribe_object(
         self,
@@ -138,6 +140,7 @@ class EventBus:
         overflow: Overflow = "block",
         on_error: OnError = "raise",
         name: str | None = None,
+        where: Callable[[Event], bool] | None = None,
     ) -> Subscription:
         """Subscribe the hook methods of ``obj``: an event goes to the method named by its ``hook``.
 
@@ -156,10 +159,15 @@ class EventBus:
 
         for known in known_event_types():
             route(known)  # a hook attribute that cannot be called is refused now, not at publish
-        return self._add(name or type(obj).__name__, types, route, mode, maxsize, overflow, on_error)
+        return self._add(name or type(obj).__name__, types, route, mode, maxsize, overflow, on_error, where=where)
 
     def stream(
-        self, event_type: type[E], *, maxsize: int = DEFAULT_MAXSIZE, overflow: Overflow = "block"
+        self,
+        event_type: type[E],
+        *,
+        maxsize: int = DEFAULT_MAXSIZE,
+        overflow: Overflow = "block",
+        where: Callable[[E], bool] | None = None,
     ) -> EventStream[E]:
         """An async iterator of the events of ``event_type`` published from now on; see :class:`EventStream`."""
         types = (check_event_type(event_type),)
@@ -168,7 +176,7 @@ class EventBus:
             return _read_by_stream if issubclass(published, types) else None
 
         label = f"stream({event_type.__qualname__})"
-        subscription = self._add(label, types, route, "queued", maxsize, overflow, "raise", consumer=False)
+        subscription = self._add(label, types, route, "queued", maxsize, overflow, "raise", where=where, consumer=False)
         return EventStream(subscription)
 
     def _add(
@@ -181,6 +189,7 @@ class EventBus:
         overflow: str,
         on_error: str,
         *,
+        where: Callable[[Any], bool] | None = None,
         consumer: bool = True,
     ) -> Subscription:
         _check_choice("mode", mode, ("inline", "queued"))
@@ -188,6 +197,8 @@ class EventBus:
         _check_choice("on_error", on_error, ("raise", "log"))
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ValueError(f"maxsize must be an int >= 1; got {maxsize!r}")
+        if where is not None:
+            check_handler(where, "where")
         if self._state in (_CLOSING, _CLOSED):
             raise BusClosedError(f"cannot subscribe {name!r}: the bus has been left")
         subscription = Subscription(
@@ -199,6 +210,7 @@ class EventBus:
             on_error=on_error,  # type: ignore[arg-type]
             on_failure=self._failures.append,
             on_close=self._remove,
+            where=where,
         )
         self._subscriptions.append(subscription)
         self._plans.clear()
@@ -281,7 +293,9 @@ class EventBus:
             steps.append((subscription, handler, kind))
         queued = [s for s, _, kind in steps if kind == _QUEUED]
         plan = _Plan(
-            calls=tuple(h for _, h, _ in steps) if all(k == _INLINE_DEF for _, _, k in steps) else None,
+            calls=tuple(h for _, h, _ in steps)
+            if all(k == _INLINE_DEF and s.where is None for s, _, k in steps)
+            else None,
             steps=tuple(steps),
             waits_for_room=tuple(s for s in queued if s.mailbox.overflow in ("block", "keep_latest")),  # type: ignore[union-attr]
             refuses_when_full=tuple(s for s in queued if s.mailbox.overflow == "error"),  # type: ignore[union-attr]
@@ -296,7 +310,7 @@ class EventBus:
             _refuse_if_full(subscription, event)
         snapshot = None
         for subscription, handler, kind in plan.steps:
-            if not subscription.active:
+            if not _takes(subscription, event):
                 continue
             if kind == _INLINE_DEF:
                 handler(event)
@@ -415,17 +429,22 @@ async def _wait_for_room(subscriptions: tuple[Subscription, ...], event: Event) 
         for subscription in subscriptions:
             mailbox = subscription.mailbox
             assert mailbox is not None
-            if subscription.active and not mailbox.has_room_for(event):
+            if _takes(subscription, event) and not mailbox.has_room_for(event):
                 await mailbox.wait_for_room()
                 break
         else:
             return
 
 
+def _takes(subscription: Subscription, event: Event) -> bool:
+    """Whether ``subscription`` is still active and its ``where`` filter, if any, lets ``event`` through."""
+    return subscription.active and (subscription.where is None or bool(subscription.where(event)))
+
+
 def _refuse_if_full(subscription: Subscription, event: Event) -> None:
     mailbox = subscription.mailbox
     assert mailbox is not None
-    if mailbox.overflow == "error" and mailbox.full and subscription.active:
+    if mailbox.overflow == "error" and mailbox.full and _takes(subscription, event):
         subscription.reject()
         raise QueueFullError(subscription.name, mailbox.maxsize, event)
 

@@ -60,6 +60,7 @@ class Subscription:
         on_error: OnError,
         on_failure: Callable[[HandlerFailure], None],
         on_close: Callable[[Subscription], None],
+        where: Callable[[Any], bool] | None = None,
     ) -> None:
         self.name = name
         self.event_types = event_types
@@ -68,6 +69,7 @@ class Subscription:
         self.mailbox = mailbox
         self.active = True
         self._route = route
+        self.where = where
         self._handlers: dict[type[Event], tuple[Callable[[Any], Any] | None, bool]] = {}
         self._on_failure = on_failure
         self._on_close = on_close

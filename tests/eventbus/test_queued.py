@@ -178,3 +178,22 @@ async def test_queued_subscriber_receives_the_events_snapshot() -> None:
     assert dict(event.logs) == {"loss": 1.0, "extra": 2.0}
     with pytest.raises(TypeError):
         event.logs["loss"] = 0.0
+
+
+async def test_where_filters_events_and_a_filtered_out_full_queue_never_holds_the_publisher() -> None:
+    gate = anyio.Event()
+    odd: list[int] = []
+
+    async def stuck(event: Ping) -> None:
+        await gate.wait()
+
+    async with EventBus() as bus:
+        bus.subscribe(Ping, stuck, mode="queued", maxsize=1, where=lambda e: e.n < 0)
+        bus.subscribe(Ping, lambda e: odd.append(e.n), where=lambda e: e.n % 2 == 1)
+        stream = bus.stream(Ping, where=lambda e: e.n == 3)
+        with anyio.fail_after(1):
+            for n in range(10):
+                await bus.publish(Ping(n))
+        assert odd == [1, 3, 5, 7, 9]
+        assert await stream.__anext__() == Ping(3)
+        gate.set()

@@ -1,23 +1,27 @@
 """A numpy model engine with Keras 3's names and numbers, whose training loop publishes its lifecycle on an event bus.
 
-Build with `Sequential([Input(shape=(d,)), layers.Dense(...)])`, `compile`, then train one batch at a
-time with `train_on_batch`; files are written with `model.save` / `save_weights` and read back with
-`load_model` / `load_weights`.
+Build with `Sequential([Input(shape=(d,)), layers.Dense(...)])`, `compile`, then `fit`, `evaluate` and
+`predict` (or their `_async` twins) with `callbacks=[...]`; files are written with `model.save` /
+`save_weights` and read back with `load_model` / `load_weights`.
 """
 
-from trainer import activations, initializers, layers, losses, metrics, optimizers, regularizers
+from trainer import activations, callbacks, events, initializers, layers, losses, metrics, optimizers, regularizers
+from trainer.callbacks import Callback
 from trainer.layers import Input
 from trainer.model import Sequential
 from trainer.random import set_random_seed
 from trainer.saving import load_model
 
 __all__ = [
+    "Callback",
     "Sequential",
     "Input",
     "set_random_seed",
     "load_model",
     "layers",
     "activations",
+    "callbacks",
+    "events",
     "losses",
     "metrics",
     "optimizers",

@@ -23,6 +23,7 @@ from trainer.layers.layer import Layer, Shape, check_weights_fit
 from trainer.names import unique_name
 from trainer.serialization import deserialize, serialize
 from trainer.summary import format_summary
+from trainer.training import Trainer
 from trainer.validation import Batch, DataSpec, validate_data, validate_inputs
 
 __all__ = ["Sequential"]
@@ -30,8 +31,8 @@ __all__ = ["Sequential"]
 Logs = dict[str, float]
 
 
-class Sequential:
-    """Layers applied in order. Keras 3's names: `add`, `compile`, `summary`, `get_weights`, ..."""
+class Sequential(Trainer):
+    """Layers applied in order. Keras 3's names: `add`, `compile`, `fit`, `evaluate`, `predict`, ..."""
 
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None) -> None:
         self.name = name or unique_name("sequential")
@@ -143,11 +144,15 @@ class Sequential:
         loss: str | losses.Loss | Callable[..., np.ndarray] | None = None,
         metrics: list[Any] | None = None,
         weighted_metrics: list[Any] | None = None,
+        steps_per_execution: int = 1,
     ) -> None:
         """Set the optimizer, loss and metrics (names or objects); every name is checked now.
 
         As in Keras 3, `metrics` ignore sample weights and `weighted_metrics` use them.
+        `steps_per_execution` batches run between two calls of the batch hooks.
         """
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+            raise ValueError(f"steps_per_execution must be a positive integer; got {steps_per_execution!r}")
         if loss is None:
             raise ValueError("compile needs a `loss`, e.g. loss='mse' or loss='sparse_categorical_crossentropy'.")
         resolved_loss = losses.get(loss)
@@ -163,6 +168,7 @@ class Sequential:
                 metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
         self.optimizer = optimizers.get(optimizer)
         self.loss = resolved_loss
+        self.steps_per_execution = steps_per_execution
         self._metric_identifiers = identifiers
         self._weighted_identifiers = weighted
         self._compiled_metrics = None
@@ -331,8 +337,12 @@ class Sequential:
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """The outputs for one batch, in inference mode, as a float32 array."""
+        return self._predict_step(self._validate_inputs(x))
+
+    def _validate_inputs(self, x: Any) -> np.ndarray:
+        """float32 inputs that fit the model, building it from `x` if it has no Input yet."""
         self._build_from(x)
-        return self._predict_step(validate_inputs(x, DataSpec(self.input_shape[1:], (), False)))
+        return validate_inputs(x, DataSpec(self.input_shape[1:], (), False))
 
     def _results(self, return_dict: bool) -> float | list[float] | Logs:
         logs = self.get_metrics_result()
@@ -369,6 +379,7 @@ class Sequential:
             "loss": serialize(self.loss),
             "metrics": [_metric_config(i) for i in self._metric_identifiers],
             "weighted_metrics": [_metric_config(i) for i in self._weighted_identifiers],
+            "steps_per_execution": self.steps_per_execution,
         }
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
@@ -378,6 +389,7 @@ class Sequential:
             loss=deserialize("loss", config["loss"]),
             metrics=[_metric_from_config(m) for m in config.get("metrics") or []],
             weighted_metrics=[_metric_from_config(m) for m in config.get("weighted_metrics") or []],
+            steps_per_execution=int(config.get("steps_per_execution", 1)),
         )
 
     def save_weights(self, filepath: str) -> None:

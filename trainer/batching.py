@@ -1,0 +1,91 @@
+"""Serving a data set as batches, epoch after epoch, as Keras's array data adapter does."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from .validation import Batch
+
+__all__ = ["Batches", "split_for_validation"]
+
+
+class Batches:
+    """The batches of one data set.
+
+    Each epoch is one pass over the data, reshuffled if ``shuffle``, unless ``steps_per_epoch`` is
+    given: then, as in Keras, a pass is spread over epochs (an epoch takes up to that many batches,
+    ending early when the pass runs out; the next epoch starts a new pass). Unshuffled batches are
+    views of the data, not copies. Pass ``p`` is shuffled by a generator seeded with ``(seed, p)``,
+    so a run resumed at epoch ``e`` (:meth:`start_at`) sees the same order as one never stopped.
+    """
+
+    def __init__(
+        self,
+        data: Batch,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        steps_per_epoch: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.data = data
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self._passes = 0
+        self.steps_per_pass = math.ceil(len(data.x) / batch_size)
+        self.steps_per_epoch = steps_per_epoch
+        self._pass: Iterator[Batch] | None = None
+
+    def start_at(self, epoch: int) -> None:
+        """Serve epoch ``epoch`` next, as a run that had trained the epochs before it would."""
+        self._pass = None
+        self._passes = epoch if self.steps_per_epoch is None else 0
+
+    @property
+    def steps(self) -> int:
+        """Batches in a full epoch: ``params["steps"]``."""
+        return self.steps_per_epoch or self.steps_per_pass
+
+    def epoch(self) -> Iterator[Batch]:
+        """The batches of the next epoch."""
+        if self.steps_per_epoch is None:
+            yield from self._one_pass()
+            return
+        for _ in range(self.steps_per_epoch):
+            if self._pass is None:
+                self._pass = self._one_pass()
+            batch = next(self._pass, None)
+            if batch is None:
+                self._pass = None
+                return
+            yield batch
+
+    def _one_pass(self) -> Iterator[Batch]:
+        n, size = len(self.data.x), self.batch_size
+        order = np.random.default_rng((self.seed, self._passes)).permutation(n) if self.shuffle else None
+        self._passes += 1
+        for start in range(0, n, size):
+            index = slice(start, start + size) if order is None else order[start : start + size]
+            yield _take(self.data, index)
+
+
+def _take(data: Batch, index: slice | np.ndarray) -> Batch:
+    return Batch(*(None if array is None else array[index] for array in data))
+
+
+def split_for_validation(data: Batch, validation_split: float) -> tuple[Batch, Batch]:
+    """The first part for training and the last ``validation_split`` for validation, unshuffled, as Keras."""
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split must be a fraction in (0, 1); got {validation_split!r}")
+    n = len(data.x)
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"validation_split={validation_split} of {n} samples leaves "
+            f"{split_at} for training and {n - split_at} for validation; both need at least one"
+        )
+    return _take(data, slice(0, split_at)), _take(data, slice(split_at, n))

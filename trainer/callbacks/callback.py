@@ -1,0 +1,154 @@
+"""The base class of callbacks, which is also the ``Callback(...)`` class factory."""
+
+from __future__ import annotations
+
+import copy
+import types
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from eventbus import DEFAULT_MAXSIZE, Overflow, noop_hook
+
+if TYPE_CHECKING:
+    from trainer.model import Sequential
+
+__all__ = ["HOOKS", "Callback", "Delivery"]
+
+Delivery = Literal["auto", "inline", "queued"]
+
+HOOKS: tuple[str, ...] = (
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_begin",
+    "on_train_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
+"""The 14 hook methods, in the order of Keras's documentation."""
+
+
+class Callback:
+    """Hooks into ``fit``, ``evaluate`` and ``predict``: override the ``on_*`` methods you need.
+
+    Hook methods may be ``def`` or ``async def``. Each callback subscribes to the run's event bus:
+
+    * ``delivery = "auto"`` (the default): *inline* if every overridden hook is ``def`` (called in
+      order, before training goes on, with the live ``logs``: Keras's semantics), *queued* if any is
+      ``async def`` (runs concurrently with training, in order, on a read-only copy of ``logs``).
+    * ``delivery = "inline"`` or ``"queued"`` chooses explicitly; a queued callback's queue holds
+      ``queue_size`` events and ``queue_overflow`` says what happens when it is full.
+
+    An inline hook may return a mapping, which is merged into ``logs`` for the callbacks after it.
+    Hooks you do not override cost nothing: they are never subscribed.
+
+    Called with a class name, ``Callback("MarkFinished", on_train_end=fn, ...)`` makes a new
+    callback class instead (the R keras3 ``Callback()`` factory); see :func:`make_callback_class`.
+    """
+
+    delivery: ClassVar[Delivery] = "auto"
+    queue_size: ClassVar[int] = DEFAULT_MAXSIZE
+    queue_overflow: ClassVar[Overflow] = "block"
+    _private_template: ClassVar[Mapping[str, Any]] = {}
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Callback and args and isinstance(args[0], str):
+            from .factory import make_callback_class
+
+            return make_callback_class(*args, **kwargs)
+        instance = super().__new__(cls)
+        if cls._private_template:
+            # Here rather than in __init__, so a factory class's own __init__ need not call super().
+            instance.private = _fresh_private(cls._private_template, instance)
+        return instance
+
+    def __init__(self) -> None:
+        self._model: Sequential | None = None
+        self.params: dict[str, Any] = {}
+
+    @property
+    def model(self) -> Sequential:
+        """The model being trained, evaluated or used to predict."""
+        return self.__dict__.get("_model")  # type: ignore[return-value]
+
+    def set_model(self, model: Sequential) -> None:
+        self._model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def set_callbacks(self, callbacks: Sequence[Callback]) -> None:
+        """Told every callback of the run, in order, before it starts (``BackupAndRestore`` saves the
+        state of those that have ``get_state``/``set_state``). Most callbacks ignore it."""
+
+    @noop_hook
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> Any:
+        """An epoch starts (training only)."""
+
+    @noop_hook
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> Any:
+        """An epoch ends: ``logs`` has its metrics, and ``val_`` ones if it validated."""
+
+    @noop_hook
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> Any:
+        """Training starts."""
+
+    @noop_hook
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> Any:
+        """Training ends: ``logs`` are the last epoch's."""
+
+    @noop_hook
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        """A training batch starts."""
+
+    @noop_hook
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        """A training batch ends: ``logs`` are running means since the epoch began."""
+
+    @noop_hook
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> Any:
+        """Evaluation (or validation within ``fit``) starts."""
+
+    @noop_hook
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> Any:
+        """Evaluation ends: ``logs`` are its metrics."""
+
+    @noop_hook
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        """An evaluation batch starts."""
+
+    @noop_hook
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        """An evaluation batch ends: ``logs`` are running means."""
+
+    @noop_hook
+    def on_predict_begin(self, logs: dict[str, Any] | None = None) -> Any:
+        """Prediction starts."""
+
+    @noop_hook
+    def on_predict_end(self, logs: dict[str, Any] | None = None) -> Any:
+        """Prediction ends."""
+
+    @noop_hook
+    def on_predict_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        """A prediction batch starts."""
+
+    @noop_hook
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        """A prediction batch ends: ``logs["outputs"]`` holds its outputs."""
+
+
+def _fresh_private(template: Mapping[str, Any], instance: Callback) -> types.SimpleNamespace:
+    """Each instance's own deep copy of the class's ``private`` members; functions bound to it."""
+    members = {
+        name: types.MethodType(value, instance) if isinstance(value, types.FunctionType) else copy.deepcopy(value)
+        for name, value in template.items()
+    }
+    return types.SimpleNamespace(**members)

@@ -1,0 +1,99 @@
+"""ProgbarLogger: the progress bar ``fit``, ``evaluate`` and ``predict`` print to stdout."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from .callback import Callback
+
+__all__ = ["ProgbarLogger"]
+
+_BAR_WIDTH = 20
+
+
+class ProgbarLogger(Callback):
+    """Prints progress as Keras does: ``verbose=1`` a live bar per epoch, ``verbose=2`` a line per epoch.
+
+    It is queued with ``keep_latest``: rendering never slows training, and when it falls behind,
+    batch updates collapse to the newest while epoch lines are all printed, in order.
+    """
+
+    delivery = "queued"
+    queue_size = 8
+    queue_overflow = "keep_latest"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__()
+        self.stream = stream
+        self._fitting = False
+        self._started = 0.0
+
+    @property
+    def verbose(self) -> int:
+        return int(self.params.get("verbose", 1))
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._fitting = True
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._fitting = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._write(f"Epoch {epoch + 1}/{self.params['epochs']}\n")
+        self._started = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.verbose == 1:
+            self._render(batch + 1, logs or {}, final=False)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._render(self.params["steps"], logs or {}, final=True)
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._fitting:
+            self._started = time.monotonic()
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._fitting and self.verbose == 1:
+            self._render(batch + 1, logs or {}, final=False)
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._fitting:
+            self._render(self.params["steps"], logs or {}, final=True)
+
+    def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._started = time.monotonic()
+
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.verbose == 1:
+            self._render(batch + 1, {}, final=False)
+
+    def on_predict_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._render(self.params["steps"], {}, final=True)
+
+    def _render(self, done: int, logs: dict[str, Any], *, final: bool) -> None:
+        steps = self.params["steps"]
+        elapsed = time.monotonic() - self._started
+        per_step = f"{1000 * elapsed / max(done, 1):.0f}ms/step"
+        metrics = "".join(f" - {key}: {_number(value)}" for key, value in logs.items())
+        if self.verbose == 2:
+            if final:
+                self._write(f"{steps}/{steps} - {elapsed:.0f}s - {per_step}{metrics}\n")
+            return
+        filled = _BAR_WIDTH * done // max(steps, 1)
+        bar = "━" * filled + " " * (_BAR_WIDTH - filled)
+        self._write(f"\r{done}/{steps} {bar} {elapsed:.0f}s {per_step}{metrics}" + ("\n" if final else ""))
+
+    def _write(self, text: str) -> None:
+        stream = self.stream or sys.stdout
+        stream.write(text)
+        stream.flush()
+
+
+def _number(value: Any) -> str:
+    try:
+        return f"{float(value):.4f}"
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,140 @@
+"""How a callback becomes a subscriber of a run's event bus."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+from eventbus import EventBus, Subscription
+from eventbus.handlers import is_async_handler, is_noop_hook
+
+from trainer.events import LIFECYCLE_EVENTS, DeferredWork, LifecycleEvent
+
+from .callback import HOOKS, Callback
+
+__all__ = ["delivery_of", "subscribe_callback"]
+
+
+def overridden_hooks(callback: Callback) -> dict[str, Callable[..., Any]]:
+    """The hook methods ``callback`` really has: the base class's no-ops left out."""
+    methods = {hook: getattr(callback, hook) for hook in HOOKS}
+    return {hook: method for hook, method in methods.items() if not is_noop_hook(method)}
+
+
+def delivery_of(callback: Callback) -> str:
+    """``"inline"`` or ``"queued"``: the callback's own choice, else queued if any hook is ``async def``."""
+    delivery = callback.delivery
+    if delivery == "auto":
+        hooks = overridden_hooks(callback).values()
+        return "queued" if any(is_async_handler(method) for method in hooks) else "inline"
+    if delivery not in ("inline", "queued"):
+        raise ValueError(
+            f"{type(callback).__name__}.delivery must be 'auto', 'inline' or 'queued'; got {delivery!r}"
+        )
+    return delivery
+
+
+def subscribe_callback(bus: EventBus, callback: Callback, run: str) -> Subscription:
+    """Subscribe ``callback``'s overridden hooks to the lifecycle events on ``bus``, as one subscriber.
+
+    Each event reaches its hook as Keras calls it, ``hook(index, logs)`` or ``hook(logs)``. What an
+    inline hook returns: a mapping is merged into the live ``logs``; an awaitable (from an ``async
+    def`` hook) is the hook's slow part, run on the callback's own queued lane, in order. A queued
+    hook's return value is dropped, since what it could add would reach nobody.
+    """
+    mode = delivery_of(callback)
+    name = type(callback).__name__
+    hooks = overridden_hooks(callback)
+    adapter = _HookCalls()
+    defer = None
+    if mode == "inline" and any(is_async_handler(method) for method in hooks.values()):
+        defer = _open_lane(bus, name, run, adapter)
+    for hook, method in hooks.items():
+        setattr(adapter, hook, _call(name, hook, method, inline=mode == "inline", defer=defer))
+    return bus.subscribe_object(
+        adapter,
+        LIFECYCLE_EVENTS,
+        mode=mode,  # type: ignore[arg-type]
+        maxsize=callback.queue_size,
+        overflow=callback.queue_overflow,
+        name=name,
+    )
+
+
+class _HookCalls:
+    """An object whose attributes, named by hooks, take an event and call the callback's hook."""
+
+
+Defer = Callable[[str, Awaitable[Any]], Awaitable[None]]
+
+
+def _open_lane(bus: EventBus, name: str, run: str, owner: object) -> Defer:
+    """A queued subscription that runs the work ``owner``'s inline hooks hand over, in order.
+
+    Once a piece of work fails, the run fails: work still waiting is closed, never started.
+    """
+
+    async def run_work(event: DeferredWork) -> None:
+        try:
+            await event.work
+        except Exception:
+            for waiting in lane.unhandled():
+                _close(waiting.work)  # type: ignore[attr-defined]
+            raise
+
+    lane = bus.subscribe(DeferredWork, run_work, mode="queued", name=f"{name} (deferred)", where=lambda e: e.owner is owner)
+
+    async def defer(hook: str, work: Awaitable[Any]) -> None:
+        if not lane.active:
+            _close(work)
+            return
+        await bus.publish(DeferredWork(run=run, callback=name, for_hook=hook, work=work, owner=owner))
+
+    return defer
+
+
+def _close(work: Awaitable[Any]) -> None:
+    """Close an awaitable that will never run, sparing a 'never awaited' warning."""
+    close = getattr(work, "close", None)
+    if close is not None:
+        close()
+
+
+def _call(
+    name: str, hook: str, method: Callable[..., Any], *, inline: bool, defer: Defer | None
+) -> Callable[[LifecycleEvent], Any]:
+    if is_async_handler(method):
+
+        async def call_async(event: LifecycleEvent) -> None:
+            returned = await method(*event.hook_args())
+            if inline and defer is not None and inspect.isawaitable(returned):
+                await defer(hook, returned)
+            elif inline:
+                _merge(name, hook, event.logs, returned)
+
+        return call_async
+
+    def call(event: LifecycleEvent) -> None:
+        returned = method(*event.hook_args())
+        if inline:
+            _merge(name, hook, event.logs, returned)
+
+    return call
+
+
+def _merge(name: str, hook: str, logs: Any, returned: object) -> None:
+    if returned is None:
+        return
+    if inspect.isawaitable(returned):
+        _close(returned)
+        raise TypeError(
+            f"{name}.{hook} returned an awaitable; only an inline `async def` hook can hand its slow part "
+            "to a queued lane by returning one"
+        )
+    if not isinstance(returned, Mapping):
+        raise TypeError(
+            f"{name}.{hook} returned {type(returned).__name__}; a hook returns None, or a mapping to add to logs"
+        )
+    if isinstance(logs, MutableMapping):
+        logs.update(returned)

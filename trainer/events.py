@@ -1,0 +1,197 @@
+"""The training lifecycle as typed events: one class per Keras callback hook.
+
+Every event names its run and carries the hook's ``logs``; epoch events carry ``epoch`` and batch
+events ``batch`` (0-based, as Keras's Python API). Inline subscribers receive the live ``logs``
+mapping, so what they add is seen downstream, as in Keras; queued subscribers receive a read-only
+copy taken when the event reached them (:meth:`LifecycleEvent.snapshot`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from eventbus import Event
+
+__all__ = [
+    "BatchEvent",
+    "DeferredWork",
+    "EpochBegin",
+    "EpochEnd",
+    "EpochEvent",
+    "LIFECYCLE_EVENTS",
+    "LifecycleEvent",
+    "PredictBatchBegin",
+    "PredictBatchEnd",
+    "PredictBegin",
+    "PredictEnd",
+    "TestBatchBegin",
+    "TestBatchEnd",
+    "TestBegin",
+    "TestEnd",
+    "TrainBatchBegin",
+    "TrainBatchEnd",
+    "TrainBegin",
+    "TrainEnd",
+]
+
+L = TypeVar("L", bound="LifecycleEvent")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LifecycleEvent(Event):
+    """Something that happened in a ``fit``, ``evaluate`` or ``predict`` run.
+
+    ``run`` identifies the run (unique within the process, e.g. ``"fit-3"``), so an application
+    listening to many runs on one bus can tell them apart.
+    """
+
+    run: str
+    logs: Mapping[str, Any]
+
+    def snapshot(self: L) -> L:
+        return dataclasses.replace(self, logs=MappingProxyType(dict(self.logs)))  # type: ignore[misc]
+
+    def hook_args(self) -> tuple[Any, ...]:
+        """The arguments of the Keras hook method: ``(logs,)``, or ``(index, logs)``."""
+        return (self.logs,)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EpochEvent(LifecycleEvent):
+    epoch: int
+
+    def hook_args(self) -> tuple[Any, ...]:
+        return (self.epoch, self.logs)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BatchEvent(LifecycleEvent):
+    batch: int
+
+    def hook_args(self) -> tuple[Any, ...]:
+        return (self.batch, self.logs)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrainBegin(LifecycleEvent):
+    """``fit`` starts; logs are empty."""
+
+    hook = "on_train_begin"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrainEnd(LifecycleEvent):
+    """``fit`` ends; logs are the last epoch's."""
+
+    hook = "on_train_end"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EpochBegin(EpochEvent):
+    """An epoch starts; logs are empty."""
+
+    hook = "on_epoch_begin"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EpochEnd(EpochEvent):
+    """An epoch ends; logs are its training metrics, and ``val_`` ones if it validated."""
+
+    hook = "on_epoch_end"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrainBatchBegin(BatchEvent):
+    """A training batch (or group of ``steps_per_execution``) starts."""
+
+    hook = "on_train_batch_begin"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrainBatchEnd(BatchEvent):
+    """A training batch ends; logs are running means since the epoch began."""
+
+    hook = "on_train_batch_end"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TestBegin(LifecycleEvent):
+    """Evaluation, or validation within ``fit``, starts."""
+
+    hook = "on_test_begin"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TestEnd(LifecycleEvent):
+    """Evaluation ends; logs are its final metrics, unprefixed."""
+
+    hook = "on_test_end"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TestBatchBegin(BatchEvent):
+    """An evaluation batch starts."""
+
+    hook = "on_test_batch_begin"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TestBatchEnd(BatchEvent):
+    """An evaluation batch ends; logs are running means."""
+
+    hook = "on_test_batch_end"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PredictBegin(LifecycleEvent):
+    """Prediction starts."""
+
+    hook = "on_predict_begin"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PredictEnd(LifecycleEvent):
+    """Prediction ends."""
+
+    hook = "on_predict_end"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PredictBatchBegin(BatchEvent):
+    """A prediction batch starts."""
+
+    hook = "on_predict_batch_begin"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PredictBatchEnd(BatchEvent):
+    """A prediction batch ends; logs hold its ``outputs``."""
+
+    hook = "on_predict_batch_end"
+
+
+LIFECYCLE_EVENTS: tuple[type[LifecycleEvent], ...] = (
+    TrainBegin, TrainEnd, EpochBegin, EpochEnd, TrainBatchBegin, TrainBatchEnd,
+    TestBegin, TestEnd, TestBatchBegin, TestBatchEnd,
+    PredictBegin, PredictEnd, PredictBatchBegin, PredictBatchEnd,
+)  # fmt: skip
+"""Every concrete lifecycle event, one per Keras hook."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeferredWork(Event):
+    """The slow part of an inline callback's hook, handed to that callback's queued lane.
+
+    An inline ``async def`` hook that returns an awaitable (``return self._write(weights)``) has done
+    its consistent, cheap part at once; the awaitable runs later, in order, concurrently with training.
+    """
+
+    hook = "on_deferred_work"
+    run: str
+    callback: str
+    for_hook: str
+    work: Awaitable[Any] = dataclasses.field(repr=False)
+    owner: object = dataclasses.field(repr=False, compare=False)

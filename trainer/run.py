@@ -1,0 +1,91 @@
+"""A run: one ``fit``, ``evaluate`` or ``predict`` call, its callbacks on a bus, and its compute thread."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.from_thread
+
+from eventbus import EventBus
+
+from .callbacks.callback import Callback
+from .callbacks.subscriber import subscribe_callback
+from .events import LIFECYCLE_EVENTS, LifecycleEvent
+
+__all__ = ["Run", "open_run"]
+
+_SKIP, _HAND_OVER, _WAIT = 0, 1, 2
+_run_numbers = itertools.count(1)
+
+
+class QueuedCallbackFailed(Exception):
+    """Raised in the compute thread to stop at once; the run then raises the bus's DeliveryError."""
+
+
+class Run:
+    """What the compute thread of a run uses to publish its lifecycle.
+
+    An event nobody receives is never made. One that only queued subscribers receive is handed
+    to the event loop without waiting; one with inline subscribers waits for them, so what they do
+    (``stop_training``, a new learning rate, keys added to ``logs``) takes effect before the next step.
+    """
+
+    def __init__(self, bus: EventBus, run_id: str) -> None:
+        self.bus = bus
+        self.id = run_id
+        self._routes = {event_type: _route(bus, event_type) for event_type in LIFECYCLE_EVENTS}
+
+    def wants(self, event_type: type[LifecycleEvent]) -> bool:
+        """Whether anyone receives ``event_type``; if not, there is no need to compute its logs."""
+        return self._routes[event_type] != _SKIP
+
+    def emit(self, event_type: type[LifecycleEvent], logs: dict[str, Any], **index: int) -> None:
+        """Publish from the compute thread. ``logs`` must not change afterwards unless it waited."""
+        route = self._routes[event_type]
+        if route != _SKIP:
+            self.bus.publish_threadsafe(event_type(run=self.id, logs=logs, **index), wait=route == _WAIT)
+
+    def checkpoint(self) -> None:
+        """Between steps: raise if the awaiting task was cancelled or a queued callback failed."""
+        anyio.from_thread.check_cancelled()
+        if self.bus.has_failures:
+            raise QueuedCallbackFailed
+
+
+def _route(bus: EventBus, event_type: type[LifecycleEvent]) -> int:
+    subscribers = bus.subscribers_of(event_type)
+    if not subscribers:
+        return _SKIP
+    return _WAIT if any(s.mode == "inline" for s in subscribers) else _HAND_OVER
+
+
+@asynccontextmanager
+async def open_run(
+    kind: str,
+    model: Any,
+    callbacks: Sequence[Callback],
+    params: dict[str, Any],
+    app_bus: EventBus | None,
+) -> AsyncIterator[Run]:
+    """A private bus with ``callbacks`` subscribed in order (and every event forwarded to ``app_bus``).
+
+    On leaving without error, waits until every queued callback has handled every event and raises
+    :class:`~eventbus.DeliveryError` if one failed, naming the callback, the hook and the event.
+    """
+    run_id = f"{kind}-{next(_run_numbers)}"
+    async with EventBus() as bus:
+        for callback in callbacks:
+            callback.set_model(model)
+            callback.set_params(params)
+            callback.set_callbacks(callbacks)
+            subscribe_callback(bus, callback, run_id)
+        if app_bus is not None:
+            bus.subscribe(LifecycleEvent, app_bus.publish, mode="queued", name="forward to the application's bus")
+        try:
+            yield Run(bus, run_id)
+        except QueuedCallbackFailed:
+            pass  # the compute thread stopped early; the drain below raises the failure itself
+        await bus.drain()

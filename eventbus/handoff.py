@@ -44,9 +44,10 @@ class ThreadHandoff:
         """Called from a worker thread: queue ``event`` for publication on the loop."""
         with self._lock:
             self._pending.append(event)
-            wake = not self._wake_scheduled
-            self._wake_scheduled = True
-        if wait or len(self._pending) > self.maxsize:
+            must_wait = wait or len(self._pending) > self.maxsize
+            wake = not must_wait and not self._wake_scheduled
+            self._wake_scheduled = self._wake_scheduled or wake
+        if must_wait:
             anyio.from_thread.run(self.publish_pending, token=self._token)
         elif wake:
             # anyio's public from_thread calls all wait for the loop; this one only schedules.

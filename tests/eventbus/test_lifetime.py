@@ -147,3 +147,18 @@ async def test_inline_failure_of_an_event_handed_over_without_waiting_is_raised_
         await anyio.to_thread.run_sync(worker)
         with pytest.raises(DeliveryError, match="no twos"):
             await bus.drain()
+
+
+async def test_events_handed_over_without_waiting_arrive_while_the_thread_runs_on() -> None:
+    import threading as threads
+
+    arrived = threads.Event()
+    async with EventBus() as bus:
+        bus.subscribe(Ping, lambda e: e.n == 1 and arrived.set(), mode="queued")
+
+        def worker() -> bool:
+            bus.publish_threadsafe(Ping(0), wait=True)
+            bus.publish_threadsafe(Ping(1), wait=False)
+            return arrived.wait(5)  # no barrier: the loop must pick it up on its own
+
+        assert await anyio.to_thread.run_sync(worker)

@@ -76,7 +76,7 @@ class ProgbarLogger(Callback):
     def _render(self, done: int, logs: dict[str, Any], *, final: bool) -> None:
         steps = self.params["steps"]
         elapsed = time.monotonic() - self._started
-        per_step = f"{1000 * elapsed / max(done, 1):.0f}ms/step"
+        per_step = _per_step(elapsed / max(done, 1))
         metrics = "".join(f" - {key}: {_number(value)}" for key, value in logs.items())
         if self.verbose == 2:
             if final:
@@ -90,6 +90,10 @@ class ProgbarLogger(Callback):
         stream = self.stream or sys.stdout
         stream.write(text)
         stream.flush()
+
+
+def _per_step(seconds: float) -> str:
+    return f"{1000 * seconds:.0f}ms/step" if seconds >= 0.001 else f"{1e6 * seconds:.0f}us/step"
 
 
 def _number(value: Any) -> str:

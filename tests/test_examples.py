@@ -1,0 +1,23 @@
+"""Every example runs, in a fast mode, so the examples never rot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+def run_example(name: str, *arguments: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *arguments], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_quickstart() -> None:
+    out = run_example("quickstart.py", "--epochs", "2")
+    assert "MarkFinished saw training end: True" in out
+    assert "Epoch 2/2" in out and "best validation accuracy" in out

@@ -21,3 +21,16 @@ def test_quickstart() -> None:
     out = run_example("quickstart.py", "--epochs", "2")
     assert "MarkFinished saw training end: True" in out
     assert "Epoch 2/2" in out and "best validation accuracy" in out
+
+
+def test_async_app_on_both_backends() -> None:
+    for backend in ("asyncio", "trio"):
+        out = run_example("async_app.py", "--epochs", "2", "--backend", backend)
+        assert "[progress] epoch 2" in out
+        assert "the stream saw epochs [1, 2]" in out
+
+
+def test_custom_callback() -> None:
+    out = run_example("custom_callback.py", "--epochs", "2")
+    assert "watcher: 2 epochs, losses [" in out
+    assert "plain: 2 epochs" in out

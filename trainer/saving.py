@@ -4,6 +4,11 @@ File kinds (the suffix is required, as Keras requires `.weights.h5` and `.keras`
 - `*.weights.npz` (`model.save_weights`): the weights, in the model's order.
 - `*.model.npz` (`model.save` / `trainer.load_model`): architecture, weights, compile settings
   and optimizer state.
+- `*.backup.npz` (`BackupAndRestore`): weights, optimizer state and a training state.
+
+Saving is in two steps, so a callback can take a consistent copy at once and write it later, while
+training goes on: `weights_contents` / `model_contents` / `backup_contents` copy what a file will
+hold (cheap), `write_contents` writes it (slow). `save_weights` and `save_model` do both.
 
 Guarantees:
 - Reading uses `allow_pickle=False` and instantiates only the engine's known classes.
@@ -25,10 +30,29 @@ import numpy as np
 
 from trainer.model import Sequential
 
-__all__ = ["save_weights", "load_weights", "save_model", "load_model", "WEIGHTS_SUFFIX", "MODEL_SUFFIX"]
+__all__ = [
+    "BACKUP_SUFFIX",
+    "MODEL_SUFFIX",
+    "WEIGHTS_SUFFIX",
+    "Contents",
+    "backup_contents",
+    "load_backup",
+    "load_model",
+    "load_weights",
+    "model_contents",
+    "save_model",
+    "save_weights",
+    "weights_contents",
+    "write_contents",
+]
 
 WEIGHTS_SUFFIX = ".weights.npz"
 MODEL_SUFFIX = ".model.npz"
+BACKUP_SUFFIX = ".backup.npz"
+_SUFFIXES = {"weights": WEIGHTS_SUFFIX, "model": MODEL_SUFFIX, "backup": BACKUP_SUFFIX}
+
+Contents = dict[str, np.ndarray]
+"""Everything one file holds, header included, as named arrays that no longer change with the model."""
 _HEADER_KEY = "trainer_header"
 _FORMAT_VERSION = 1
 
@@ -93,7 +117,24 @@ def _header(kind: str, **content: Any) -> np.ndarray:
 
 
 def _weight_arrays(model: Sequential) -> dict[str, np.ndarray]:
-    return {f"weight_{index}": weight for index, weight in enumerate(model.weights)}
+    if not model.built:
+        raise ValueError(f"Model {model.name!r} has no weights yet: give it an Input or run it on data first.")
+    return {f"weight_{index}": weight.copy() for index, weight in enumerate(model.weights)}
+
+
+def _optimizer_arrays(model: Sequential) -> dict[str, np.ndarray]:
+    optimizer = model.optimizer
+    if optimizer is None or not optimizer.built:
+        return {}
+    return {f"optimizer/{name}": value for name, value in optimizer.get_state().items()}
+
+
+def _restore_optimizer(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
+    """Build the optimizer if need be and set the state found in `arrays`, if any (checked first)."""
+    state = {name.removeprefix("optimizer/"): v for name, v in arrays.items() if name.startswith("optimizer/")}
+    if state:
+        model.optimizer.build(model.trainable_weights)  # type: ignore[union-attr]
+        model.optimizer.set_state(state)  # type: ignore[union-attr]
 
 
 def _weights_from(path: str, arrays: dict[str, np.ndarray], model: Sequential) -> list[np.ndarray]:
@@ -111,12 +152,38 @@ def _weights_from(path: str, arrays: dict[str, np.ndarray], model: Sequential) -
     return weights  # type: ignore[return-value]
 
 
+def weights_contents(model: Sequential) -> Contents:
+    """What a weights file holds: copies of the weights, taken now."""
+    return {_HEADER_KEY: _header("weights"), **_weight_arrays(model)}
+
+
+def model_contents(model: Sequential) -> Contents:
+    """What a model file holds: architecture, compile settings, copies of weights and optimizer state."""
+    arrays = {**_weight_arrays(model), **_optimizer_arrays(model)}
+    header = _header("model", config=model.get_config(), compile_config=model.get_compile_config())
+    return {_HEADER_KEY: header, **arrays}
+
+
+def backup_contents(model: Sequential, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> Contents:
+    """What a training backup holds: copies of weights and optimizer state, `state` (JSON-ready data)
+    and further `arrays` (stored as given: pass copies)."""
+    extra = {f"extra/{name}": value for name, value in arrays.items()}
+    return {_HEADER_KEY: _header("backup", state=state), **_weight_arrays(model), **_optimizer_arrays(model), **extra}
+
+
+def write_contents(filepath: str | os.PathLike[str], contents: Contents) -> None:
+    """Write `contents` (from one of the `*_contents` functions) to `filepath`, atomically.
+
+    The suffix must fit their kind. Safe to call from any thread: it touches no model.
+    """
+    kind = json.loads(str(contents[_HEADER_KEY][()]))["kind"]
+    _atomic_write(_check_suffix(filepath, _SUFFIXES[kind], f"a {kind} file"), contents)
+
+
 def save_weights(model: Sequential, filepath: str | os.PathLike[str]) -> None:
     """Write the model's weights to a `.weights.npz` file, atomically."""
     path = _check_suffix(filepath, WEIGHTS_SUFFIX, "save_weights")
-    if not model.built:
-        raise ValueError(f"Model {model.name!r} has no weights yet: give it an Input or run it on data first.")
-    _atomic_write(path, {_HEADER_KEY: _header("weights"), **_weight_arrays(model)})
+    _atomic_write(path, weights_contents(model))
 
 
 def load_weights(model: Sequential, filepath: str | os.PathLike[str]) -> None:
@@ -130,14 +197,18 @@ def load_weights(model: Sequential, filepath: str | os.PathLike[str]) -> None:
 def save_model(model: Sequential, filepath: str | os.PathLike[str]) -> None:
     """Write architecture, weights, compile settings and optimizer state to a `.model.npz` file, atomically."""
     path = _check_suffix(filepath, MODEL_SUFFIX, "save")
-    if not model.built:
-        raise ValueError(f"Model {model.name!r} has no weights yet: give it an Input or run it on data first.")
-    arrays = _weight_arrays(model)
-    optimizer = model.optimizer
-    if optimizer is not None and optimizer.built:
-        arrays.update({f"optimizer/{name}": value for name, value in optimizer.get_state().items()})
-    header = _header("model", config=model.get_config(), compile_config=model.get_compile_config())
-    _atomic_write(path, {_HEADER_KEY: header, **arrays})
+    _atomic_write(path, model_contents(model))
+
+
+def load_backup(model: Sequential, filepath: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Restore weights and optimizer state from a backup, all or nothing; return its `state` and `arrays`."""
+    path = _check_suffix(filepath, BACKUP_SUFFIX, "load_backup")
+    header, arrays = _read(path, "backup")
+    weights = _weights_from(path, arrays, model)
+    _restore_optimizer(model, arrays)
+    model.set_weights(weights)
+    extra = {name.removeprefix("extra/"): v for name, v in arrays.items() if name.startswith("extra/")}
+    return header.get("state", {}), extra
 
 
 def load_model(filepath: str | os.PathLike[str], compile: bool = True) -> Sequential:  # noqa: A002 (Keras's name)
@@ -153,8 +224,5 @@ def load_model(filepath: str | os.PathLike[str], compile: bool = True) -> Sequen
     compile_config = header.get("compile_config")
     if compile and compile_config:
         model.compile_from_config(compile_config)
-        state = {name.removeprefix("optimizer/"): v for name, v in arrays.items() if name.startswith("optimizer/")}
-        if state:
-            model.optimizer.build(model.trainable_weights)  # type: ignore[union-attr]
-            model.optimizer.set_state(state)  # type: ignore[union-attr]
+        _restore_optimizer(model, arrays)
     return model

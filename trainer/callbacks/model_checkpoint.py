@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import os
 import string
-import warnings
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import anyio.to_thread
 
-from trainer import metrics, saving
-from trainer.lookup import unknown_name_message
+from trainer import saving
 
-from .callback import Callback
+from . import arguments
+from .monitor import MonitorCallback
 from .save_frequency import SaveFrequency
 
 __all__ = ["ModelCheckpoint"]
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Saves the model (``model.save``, a ``.model.npz`` file) or, with ``save_weights_only``, its
     weights (``.weights.npz``) at the end of every epoch or every ``save_freq`` training batches.
 
     ``filepath`` is a template filled with ``epoch`` (1-based, as Keras names files), ``batch``
     (1-based, with an integer ``save_freq``) and the logs: ``"w-{epoch:02d}-{val_loss:.2f}.weights.npz"``.
     A key the logs lack raises ``KeyError`` at the first save. With ``save_best_only`` it saves only
-    when ``monitor`` improves on the best value so far, which starts at ``initial_value_threshold``.
+    when ``monitor`` improves on the best value so far, which starts at ``initial_value_threshold``
+    and, as in Keras, carries over from one ``fit`` to the next (and, through ``BackupAndRestore``,
+    to a resumed run).
 
     Guarantees: each file holds the state of the moment of its hook, copied before training goes on;
     it is written on this callback's own lane, in order, while training continues, and atomically
@@ -48,22 +49,28 @@ class ModelCheckpoint(Callback):
         save_freq: str | int = "epoch",
         initial_value_threshold: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(monitor, mode, min_delta=0)
+        owner = "ModelCheckpoint"
+        self.save_weights_only = arguments.flag(owner, "save_weights_only", save_weights_only)
         self.filepath = os.fspath(filepath)
-        _check_template(self.filepath, save_weights_only)
-        self.monitor = monitor
-        self.verbose = verbose
-        self.save_best_only = save_best_only
-        self.save_weights_only = save_weights_only
-        if mode not in _MODES:
-            raise ValueError("ModelCheckpoint: " + unknown_name_message("mode", str(mode), list(_MODES)))
-        self.mode = mode
+        _check_template(self.filepath, self.save_weights_only)
+        self.verbose = arguments.count(owner, "verbose", verbose)
+        self.save_best_only = arguments.flag(owner, "save_best_only", save_best_only)
         self.save_freq = save_freq
-        self._maximize = _MODES[mode]
-        self.best = initial_value_threshold
+        if initial_value_threshold is not None:
+            self.best = arguments.number(owner, "initial_value_threshold", initial_value_threshold)
         self._frequency = SaveFrequency(save_freq, "ModelCheckpoint")
         self._frequency.leave_batch_hook_unsubscribed(self)
         self._current_epoch = 0
+
+    def reset(self) -> None:
+        """Nothing: the best value so far outlives a run, as in Keras."""
+
+    def get_state(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        self.best = None if state["best"] is None else float(state["best"])
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._current_epoch = epoch
@@ -107,46 +114,20 @@ class ModelCheckpoint(Callback):
         if not self.save_best_only:
             self._say(f"\nEpoch {epoch + 1}: saving model to {path}")
             return True
-        current = logs.get(self.monitor)
+        current = self.monitored_value(logs)
         if current is None:
-            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=2)
-            return True
+            return True  # as Keras: without the value, save anyway (after a warning)
         best = "None" if self.best is None else f"{self.best:.5f}"
-        if not self._improves(current):
+        if not self.is_improvement(current, self.best):
             self._say(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
             return False
         self._say(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, saving model to {path}")
         self.best = current
         return True
 
-    def _improves(self, current: float) -> bool:
-        if self._maximize is None:
-            self._maximize = _maximized(self.monitor, self.model)
-        if self.best is None:
-            return True
-        return current > self.best if self._maximize else current < self.best
-
     def _say(self, message: str) -> None:
         if self.verbose > 0:
             print(message)
-
-
-_MODES: dict[str, bool | None] = {"auto": None, "min": False, "max": True}
-"""Each mode and whether it maximizes; ``auto`` decides from the monitored metric."""
-
-_ACCURACIES = (metrics.BinaryAccuracy, metrics.CategoricalAccuracy, metrics.SparseCategoricalAccuracy)
-
-
-def _maximized(monitor: str, model: Any) -> bool:
-    """Keras's ``auto`` mode: the loss and error metrics go down, accuracies up; anything else is an error."""
-    name = monitor.removeprefix("val_")
-    for metric in model.metrics:
-        if metric.name == name:
-            return isinstance(metric, _ACCURACIES)
-    raise ValueError(
-        f"ModelCheckpoint received monitor={monitor!r} and cannot tell whether it should be maximized or "
-        "minimized; pass mode='max' or mode='min'"
-    )
 
 
 def _check_template(filepath: str, save_weights_only: bool) -> None:

@@ -52,7 +52,7 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         logs = logs or {}
-        rows = []
+        rows: list[list[Any]] = []
         if self.keys is None:
             self.keys = _columns(logs)
             if self.append_header:

@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from eventbus.handlers import is_async_handler
-
 from trainer.lookup import unknown_name_message
 
 from .callback import HOOKS, Callback

@@ -6,6 +6,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from trainer.optimizers import Optimizer
+
 from . import arguments
 from .callback import Callback
 
@@ -35,7 +37,7 @@ class LearningRateScheduler(Callback):
         self.verbose = arguments.count("LearningRateScheduler", "verbose", verbose)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        optimizer = self.model.optimizer
+        optimizer: Optimizer = self.model.optimizer  # type: ignore[assignment]  # fit requires a compiled model
         learning_rate = self.schedule(epoch, optimizer.learning_rate) if self._takes_lr else self.schedule(epoch)
         optimizer.learning_rate = arguments.number(
             "LearningRateScheduler", f"the learning rate schedule returned for epoch {epoch}", learning_rate, minimum=0.0
@@ -45,7 +47,7 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is not None:
-            logs["learning_rate"] = self.model.optimizer.learning_rate
+            logs["learning_rate"] = self.model.optimizer.learning_rate  # type: ignore[union-attr]
 
 
 def _accepts(function: Callable[..., Any], *args: Any) -> bool:
@@ -56,4 +58,3 @@ def _accepts(function: Callable[..., Any], *args: Any) -> bool:
     except ValueError:  # no signature to inspect (some builtins): assume Keras's (epoch, lr)
         return len(args) == 2
     return True
-

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from trainer.optimizers import Optimizer
+
 from . import arguments
 from .monitor import MonitorCallback
 
@@ -62,8 +64,9 @@ class ReduceLROnPlateau(MonitorCallback):
         return self.cooldown_counter > 0
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        optimizer: Optimizer = self.model.optimizer  # type: ignore[assignment]  # fit requires a compiled model
         if logs is not None:
-            logs["learning_rate"] = self.model.optimizer.learning_rate
+            logs["learning_rate"] = optimizer.learning_rate
         current = self.monitored_value(logs)
         if current is None:
             return
@@ -75,13 +78,12 @@ class ReduceLROnPlateau(MonitorCallback):
             self.wait = 0
         elif not self.in_cooldown():
             self.wait += 1
-            if self.wait >= self.patience and self._reduce(epoch):
+            if self.wait >= self.patience and self._reduce(optimizer, epoch):
                 self.cooldown_counter = self.cooldown
                 self.wait = 0
 
-    def _reduce(self, epoch: int) -> bool:
+    def _reduce(self, optimizer: Optimizer, epoch: int) -> bool:
         """Lower the rate; False if it is already at ``min_lr`` (compared in float32, as it is stored)."""
-        optimizer = self.model.optimizer
         old_lr = optimizer.learning_rate
         if old_lr <= np.float32(self.min_lr):
             return False

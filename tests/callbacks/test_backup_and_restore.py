@@ -14,8 +14,10 @@ import pytest
 
 from trainer.callbacks.backup_and_restore import BACKUP_FILE, BackupAndRestore
 from trainer.callbacks.callback import Callback
+from trainer.callbacks.early_stopping import EarlyStopping
+from trainer.callbacks.model_checkpoint import ModelCheckpoint
 
-from .training_run import BatchCounter, DecayLearningRate, build_model, dataset
+from .training_run import BatchCounter, DecayLearningRate, ScriptedLogs, build_model, dataset
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 EPOCHS = 4
@@ -109,6 +111,31 @@ async def test_callback_state_and_learning_rate_survive_their_own_reset_and_late
     assert counter.loss_sum == reference_counter.loss_sum
     assert resumed.optimizer.learning_rate == reference.optimizer.learning_rate
     assert_same_weights(resumed.get_weights(), reference.get_weights())
+
+
+@pytest.mark.anyio
+async def test_early_stopping_and_save_best_only_carry_on_from_their_backed_up_state(tmp_path: Path) -> None:
+    # val_loss is best (3.0) at epoch 2; with patience 2, training stops after epoch 4 and the
+    # weights of epoch 2 come back. A run crashed in epoch 3 must do the same, and ModelCheckpoint
+    # must not save epoch 4 (3.5) as a "best" after the resume.
+    val_loss = [5.0, 4.0, 3.0, 3.2, 3.5, 2.0, 1.0, 0.5]
+
+    def callbacks(backup: Path, checkpoints: Path) -> list[Callback]:
+        return [
+            ScriptedLogs("val_loss", val_loss),
+            BackupAndRestore(backup),
+            EarlyStopping(patience=2, restore_best_weights=True),
+            ModelCheckpoint(checkpoints / "{epoch}.weights.npz", save_best_only=True, save_weights_only=True),
+        ]
+
+    reference, reference_history = await fit(callbacks(tmp_path / "b0", tmp_path / "c0"), epochs=8)
+    assert reference_history.epoch == [0, 1, 2, 3, 4]
+    backup = tmp_path / "b1"
+    await crashed_fit([*callbacks(backup, tmp_path / "c1"), Crash(epoch=3, batch=2, backup_dir=backup)], epochs=8)
+    resumed, history = await fit(callbacks(backup, tmp_path / "c1"), epochs=8)
+    assert 1 <= history.epoch[0] <= 3 and history.epoch[-1] == 4
+    assert_same_weights(resumed.get_weights(), reference.get_weights())
+    assert sorted(path.name for path in (tmp_path / "c1").iterdir()) == ["1.weights.npz", "2.weights.npz", "3.weights.npz"]
 
 
 @pytest.mark.anyio

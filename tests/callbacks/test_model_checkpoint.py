@@ -19,21 +19,9 @@ from trainer import saving
 from trainer.callbacks.callback import Callback
 from trainer.callbacks.model_checkpoint import ModelCheckpoint
 
-from .training_run import build_model, dataset
+from .training_run import ScriptedLogs, build_model, dataset
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-class ScriptedLogs(Callback):
-    """Sets ``logs[key]`` at each epoch end from a script, for the callbacks after it (an inline hook's
-    returned mapping is merged into the live logs)."""
-
-    def __init__(self, key: str, values: list[float]) -> None:
-        super().__init__()
-        self.key, self.values = key, values
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> dict[str, float]:
-        return {self.key: self.values[epoch]}
 
 
 class Timeline(Callback):

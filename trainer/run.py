@@ -12,7 +12,7 @@ import anyio.from_thread
 from eventbus import EventBus
 
 from .callbacks.callback import Callback
-from .callbacks.subscriber import subscribe_callback
+from .callbacks.subscriber import discard_deferred_work, subscribe_callback
 from .events import LIFECYCLE_EVENTS, LifecycleEvent
 
 __all__ = ["Run", "open_run"]
@@ -88,4 +88,7 @@ async def open_run(
             yield Run(bus, run_id)
         except QueuedCallbackFailed:
             pass  # the compute thread stopped early; the drain below raises the failure itself
+        except BaseException:
+            discard_deferred_work(bus)
+            raise
         await bus.drain()

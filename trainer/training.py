@@ -34,6 +34,7 @@ class Trainer:
     """The training, evaluation and prediction loops of a model (mixed into :class:`Sequential`)."""
 
     steps_per_execution: int = 1
+    _initial_epoch: int | None = None  # set by a callback restoring a backup in on_train_begin
 
     async def fit_async(
         self,

@@ -1,7 +1,38 @@
-"""Callbacks: the base class and factory, and the built-in callbacks, one module each."""
+"""Callbacks: the base class and factory, and Keras's built-in callbacks, one module each.
 
+Inline (they steer training, so they act at once): EarlyStopping, ReduceLROnPlateau,
+LearningRateScheduler, TerminateOnNaN, History. Queued (they write or send, concurrently with
+training): CSVLogger, JSONLinesLogger, RemoteMonitor, ProgbarLogger. Both (a consistent copy taken
+inline, written on a queued lane): ModelCheckpoint, BackupAndRestore.
+"""
+
+from .backup_and_restore import BackupAndRestore
 from .callback import HOOKS, Callback
+from .csv_logger import CSVLogger
+from .early_stopping import EarlyStopping
 from .history import History
+from .jsonlines_logger import JSONLinesLogger
+from .lambda_callback import LambdaCallback
+from .learning_rate_scheduler import LearningRateScheduler
+from .model_checkpoint import ModelCheckpoint
 from .progbar_logger import ProgbarLogger
+from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .remote_monitor import RemoteMonitor
+from .terminate_on_nan import TerminateOnNaN
 
-__all__ = ["HOOKS", "Callback", "History", "ProgbarLogger"]
+__all__ = [
+    "HOOKS",
+    "BackupAndRestore",
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "JSONLinesLogger",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "RemoteMonitor",
+    "TerminateOnNaN",
+]

@@ -77,7 +77,7 @@ class BackupAndRestore(Callback):
         _set_generator_states(self.model, state["generators"])
         # Callbacks reset themselves in on_train_begin, some after this one: theirs is restored later.
         self._pending_states = _decoded(state["callbacks"], arrays)
-        self.model._initial_epoch = state["epoch"]  # type: ignore[attr-defined]  # fit_loop resumes there
+        self.model._initial_epoch = state["epoch"]  # fit_loop resumes there
 
     async def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> Awaitable[None] | None:
         self._current_epoch = epoch

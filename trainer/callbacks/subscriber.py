@@ -13,7 +13,7 @@ from trainer.events import LIFECYCLE_EVENTS, DeferredWork, LifecycleEvent
 
 from .callback import HOOKS, Callback
 
-__all__ = ["delivery_of", "subscribe_callback"]
+__all__ = ["delivery_of", "discard_deferred_work", "subscribe_callback"]
 
 
 def overridden_hooks(callback: Callback) -> dict[str, Callable[..., Any]]:
@@ -49,7 +49,7 @@ def subscribe_callback(bus: EventBus, callback: Callback, run: str) -> Subscript
     adapter = _HookCalls()
     defer = None
     if mode == "inline" and any(is_async_handler(method) for method in hooks.values()):
-        defer = _open_lane(bus, name, run, adapter)
+        defer = _open_lane(bus, name, run, adapter, callback.queue_size)
     for hook, method in hooks.items():
         setattr(adapter, hook, _call(name, hook, method, inline=mode == "inline", defer=defer))
     return bus.subscribe_object(
@@ -69,10 +69,12 @@ class _HookCalls:
 Defer = Callable[[str, Awaitable[Any]], Awaitable[None]]
 
 
-def _open_lane(bus: EventBus, name: str, run: str, owner: object) -> Defer:
+def _open_lane(bus: EventBus, name: str, run: str, owner: object, maxsize: int) -> Defer:
     """A queued subscription that runs the work ``owner``'s inline hooks hand over, in order.
 
-    Once a piece of work fails, the run fails: work still waiting is closed, never started.
+    It holds at most ``maxsize`` pieces of work (the callback's ``queue_size``): past that, the hook
+    handing over more waits, and training with it. Once a piece of work fails, the run fails: work
+    still waiting is closed, never started.
     """
 
     async def run_work(event: DeferredWork) -> None:
@@ -83,7 +85,9 @@ def _open_lane(bus: EventBus, name: str, run: str, owner: object) -> Defer:
                 _close(waiting.work)  # type: ignore[attr-defined]
             raise
 
-    lane = bus.subscribe(DeferredWork, run_work, mode="queued", name=f"{name} (deferred)", where=lambda e: e.owner is owner)
+    lane = bus.subscribe(
+        DeferredWork, run_work, mode="queued", maxsize=maxsize, name=f"{name} (deferred)", where=lambda e: e.owner is owner
+    )
 
     async def defer(hook: str, work: Awaitable[Any]) -> None:
         if not lane.active:
@@ -94,11 +98,19 @@ def _open_lane(bus: EventBus, name: str, run: str, owner: object) -> Defer:
     return defer
 
 
+def discard_deferred_work(bus: EventBus) -> None:
+    """Close the work still waiting on ``bus``'s lanes, when a run ends in an error and it will never run."""
+    for subscription in bus.subscriptions:
+        for event in subscription.unhandled():
+            if isinstance(event, DeferredWork):
+                _close(event.work)
+
+
 def _close(work: Awaitable[Any]) -> None:
-    """Close an awaitable that will never run, sparing a 'never awaited' warning."""
-    close = getattr(work, "close", None)
-    if close is not None:
-        close()
+    """Close a coroutine that will never run, sparing a 'never awaited' warning. One already
+    running belongs to its task, which finishes or cancels it."""
+    if inspect.iscoroutine(work) and inspect.getcoroutinestate(work) == inspect.CORO_CREATED:
+        work.close()
 
 
 def _call(

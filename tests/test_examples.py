@@ -34,3 +34,13 @@ def test_custom_callback() -> None:
     out = run_example("custom_callback.py", "--epochs", "2")
     assert "watcher: 2 epochs, losses [" in out
     assert "plain: 2 epochs" in out
+
+
+def test_digits_main_job_reaches_the_target_accuracy(tmp_path: Path) -> None:
+    out = run_example("digits.py", "--out", str(tmp_path), "--plot")
+    accuracy = float(out.split("test accuracy ")[1].split()[0])
+    assert accuracy >= 0.96
+    assert {p.name for p in tmp_path.iterdir()} == {"best.model.npz", "training.csv", "progress.jsonl", "history.png"}
+    rows = (tmp_path / "training.csv").read_text().splitlines()
+    assert rows[0].split(",")[:2] == ["epoch", "accuracy"]
+    assert len(rows) - 1 == len((tmp_path / "progress.jsonl").read_text().splitlines())

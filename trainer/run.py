@@ -69,13 +69,17 @@ async def open_run(
     callbacks: Sequence[Callback],
     params: dict[str, Any],
     app_bus: EventBus | None,
+    run_id: str | None = None,
 ) -> AsyncIterator[Run]:
     """A private bus with ``callbacks`` subscribed in order (and every event forwarded to ``app_bus``).
 
     On leaving without error, waits until every queued callback has handled every event and raises
     :class:`~eventbus.DeliveryError` if one failed, naming the callback, the hook and the event.
     """
-    run_id = f"{kind}-{next(_run_numbers)}"
+    if run_id is None:
+        run_id = f"{kind}-{next(_run_numbers)}"
+    elif not isinstance(run_id, str) or not run_id:
+        raise ValueError(f"run_id must be a non-empty string; got {run_id!r}")
     async with EventBus() as bus:
         for callback in callbacks:
             callback.set_model(model)

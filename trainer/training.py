@@ -55,13 +55,14 @@ class Trainer:
         validation_freq: int = 1,
         *,
         bus: EventBus | None = None,
+        run_id: str | None = None,
     ) -> History:
         """Train for ``epochs`` epochs, as Keras 3's ``fit``; returns the :class:`History`.
 
         Callbacks hear the Keras lifecycle (see DESIGN.md); ``bus`` (an application's bus) receives
-        every event of the run too. Returns only when every queued callback has handled every event;
-        a queued callback's error fails the call, naming the callback and the hook. Cancelling the
-        awaiting task stops training before the next step.
+        every event of the run too, each carrying ``run_id`` (by default ``"fit-<n>"``). Returns only
+        when every queued callback has handled every event; a queued callback's error fails the call,
+        naming the callback and the hook. Cancelling the awaiting task stops training before the next step.
         """
         batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
         _check_epochs(epochs, initial_epoch)
@@ -80,7 +81,7 @@ class Trainer:
             validation_batches = Batches(validation, _positive_int("validation_batch_size", validation_batch_size or batch_size))
         history = History()
         params = {"verbose": verbosity, "epochs": epochs, "steps": train_batches.steps}
-        async with open_run("fit", self, _with_defaults(callbacks, verbosity, history), params, bus) as run:
+        async with open_run("fit", self, _with_defaults(callbacks, verbosity, history), params, bus, run_id) as run:
             loop = partial(
                 fit_loop, self, run, train_batches, validation_batches,
                 epochs=epochs, initial_epoch=initial_epoch, validation_freq=validation_freq,
@@ -100,6 +101,7 @@ class Trainer:
         sample_weight: Any = None,
         *,
         bus: EventBus | None = None,
+        run_id: str | None = None,
     ) -> float | list[float] | dict[str, float]:
         """Loss and metrics on ``x``, ``y``, as Keras 3's ``evaluate``: a float when there are no
         metrics, else ``[loss, *metrics]`` in compile order, or the logs dict if ``return_dict``."""
@@ -108,7 +110,7 @@ class Trainer:
         data = await anyio.to_thread.run_sync(partial(self._validate_data, x, y, sample_weight))  # type: ignore[attr-defined]
         batches = Batches(data, batch_size)
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
-        async with open_run("evaluate", self, _with_defaults(callbacks, verbosity), params, bus) as run:
+        async with open_run("evaluate", self, _with_defaults(callbacks, verbosity), params, bus, run_id) as run:
             loop = partial(evaluate_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
             await anyio.to_thread.run_sync(loop)
         return self._results(return_dict)  # type: ignore[attr-defined,no-any-return]
@@ -121,6 +123,7 @@ class Trainer:
         callbacks: Sequence[Callback] | None = None,
         *,
         bus: EventBus | None = None,
+        run_id: str | None = None,
     ) -> np.ndarray:
         """The model's outputs for ``x``, batch by batch, as Keras 3's ``predict``."""
         batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
@@ -128,7 +131,7 @@ class Trainer:
         inputs = await anyio.to_thread.run_sync(self._validate_inputs, x)  # type: ignore[attr-defined]
         batches = Batches(Batch(inputs, None, None), batch_size)
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
-        async with open_run("predict", self, _with_defaults(callbacks, verbosity), params, bus) as run:
+        async with open_run("predict", self, _with_defaults(callbacks, verbosity), params, bus, run_id) as run:
             loop = partial(predict_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
             return await anyio.to_thread.run_sync(loop)  # type: ignore[no-any-return]
 
@@ -151,6 +154,7 @@ class Trainer:
         validation_freq: int = 1,
         *,
         bus: EventBus | None = None,
+        run_id: str | None = None,
     ) -> History:
         """:meth:`fit_async`, for code that is not running an event loop."""
         _refuse_inside_event_loop("fit")
@@ -158,7 +162,7 @@ class Trainer:
             partial(
                 self.fit_async, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                 shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_batch_size,
-                validation_freq, bus=bus,
+                validation_freq, bus=bus, run_id=run_id,
             )  # fmt: skip
         )
 
@@ -173,11 +177,14 @@ class Trainer:
         sample_weight: Any = None,
         *,
         bus: EventBus | None = None,
+        run_id: str | None = None,
     ) -> float | list[float] | dict[str, float]:
         """:meth:`evaluate_async`, for code that is not running an event loop."""
         _refuse_inside_event_loop("evaluate")
         return anyio.run(
-            partial(self.evaluate_async, x, y, batch_size, verbose, callbacks, return_dict, sample_weight, bus=bus)
+            partial(
+                self.evaluate_async, x, y, batch_size, verbose, callbacks, return_dict, sample_weight, bus=bus, run_id=run_id
+            )
         )
 
     def predict(
@@ -188,10 +195,11 @@ class Trainer:
         callbacks: Sequence[Callback] | None = None,
         *,
         bus: EventBus | None = None,
+        run_id: str | None = None,
     ) -> np.ndarray:
         """:meth:`predict_async`, for code that is not running an event loop."""
         _refuse_inside_event_loop("predict")
-        return anyio.run(partial(self.predict_async, x, batch_size, verbose, callbacks, bus=bus))
+        return anyio.run(partial(self.predict_async, x, batch_size, verbose, callbacks, bus=bus, run_id=run_id))
 
     def _fit_data(
         self,

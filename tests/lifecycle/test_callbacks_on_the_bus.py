@@ -260,3 +260,13 @@ async def test_evaluate_and_predict_async_match_their_sync_twins() -> None:
     np.testing.assert_array_equal(predictions, got[1])
     assert predictions.shape == (64, 1)
     assert await model.evaluate_async(X, Y, verbose=0, return_dict=True) == {"loss": loss, "mae": mae}
+
+
+async def test_run_id_names_the_runs_events() -> None:
+    async with EventBus() as bus:
+        runs: list[str] = []
+        bus.subscribe(EpochEnd, lambda e: runs.append(e.run))
+        await small_model().fit_async(X, Y, epochs=2, verbose=0, bus=bus, run_id="job-7")
+    assert runs == ["job-7", "job-7"]
+    with pytest.raises(ValueError, match="run_id must be a non-empty string"):
+        await small_model().fit_async(X, Y, verbose=0, run_id="")

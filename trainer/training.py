@@ -70,18 +70,17 @@ class Trainer:
         if steps_per_epoch is not None:
             steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
         verbosity = _verbosity(verbose)
+        shuffle = _flag("shuffle", shuffle)
+        validation_batch_size = _positive_int("validation_batch_size", validation_batch_size or batch_size)
+        history = History()
+        run_callbacks = _with_defaults(callbacks, verbosity, history)
         train, validation = await anyio.to_thread.run_sync(
             partial(self._fit_data, x, y, sample_weight, class_weight, validation_split, validation_data)
         )
-        train_batches = Batches(
-            train, batch_size, shuffle=_flag("shuffle", shuffle), steps_per_epoch=steps_per_epoch, seed=_shuffle_seed()
-        )
-        validation_batches = None
-        if validation is not None:
-            validation_batches = Batches(validation, _positive_int("validation_batch_size", validation_batch_size or batch_size))
-        history = History()
+        train_batches = Batches(train, batch_size, shuffle=shuffle, steps_per_epoch=steps_per_epoch, seed=_shuffle_seed())
+        validation_batches = None if validation is None else Batches(validation, validation_batch_size)
         params = {"verbose": verbosity, "epochs": epochs, "steps": train_batches.steps}
-        async with open_run("fit", self, _with_defaults(callbacks, verbosity, history), params, bus, run_id) as run:
+        async with open_run("fit", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(
                 fit_loop, self, run, train_batches, validation_batches,
                 epochs=epochs, initial_epoch=initial_epoch, validation_freq=validation_freq,
@@ -107,10 +106,11 @@ class Trainer:
         metrics, else ``[loss, *metrics]`` in compile order, or the logs dict if ``return_dict``."""
         batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
         verbosity = _verbosity(verbose)
+        run_callbacks = _with_defaults(callbacks, verbosity)
         data = await anyio.to_thread.run_sync(partial(self._validate_data, x, y, sample_weight))  # type: ignore[attr-defined]
         batches = Batches(data, batch_size)
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
-        async with open_run("evaluate", self, _with_defaults(callbacks, verbosity), params, bus, run_id) as run:
+        async with open_run("evaluate", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(evaluate_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
             await anyio.to_thread.run_sync(loop)
         return self._results(return_dict)  # type: ignore[attr-defined,no-any-return]
@@ -128,10 +128,11 @@ class Trainer:
         """The model's outputs for ``x``, batch by batch, as Keras 3's ``predict``."""
         batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
         verbosity = _verbosity(verbose)
+        run_callbacks = _with_defaults(callbacks, verbosity)
         inputs = await anyio.to_thread.run_sync(self._validate_inputs, x)  # type: ignore[attr-defined]
         batches = Batches(Batch(inputs, None, None), batch_size)
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
-        async with open_run("predict", self, _with_defaults(callbacks, verbosity), params, bus, run_id) as run:
+        async with open_run("predict", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(predict_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
             return await anyio.to_thread.run_sync(loop)  # type: ignore[no-any-return]
 

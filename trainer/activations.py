@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from trainer.lookup import lookup
 
@@ -30,114 +31,118 @@ __all__ = [
     "gradient_of",
 ]
 
-ActivationFn = Callable[[np.ndarray], np.ndarray]
-GradientFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+FloatArray = NDArray[np.float32]
+ActivationFn = Callable[[FloatArray], FloatArray]
+GradientFn = Callable[[FloatArray, FloatArray, FloatArray], FloatArray]
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
-_erf = np.frompyfunc(math.erf, 1, 1)
+# math.erf elementwise; on an array it gives an object array, hence the .astype(np.float64) at each use.
+_erf: Callable[[NDArray[np.float64]], NDArray[np.object_]] = np.frompyfunc(math.erf, 1, 1)
 
 
-def linear(x: np.ndarray) -> np.ndarray:
+def linear(x: FloatArray) -> FloatArray:
     """The identity."""
     return x
 
 
-def relu(x: np.ndarray) -> np.ndarray:
+def relu(x: FloatArray) -> FloatArray:
     """max(x, 0)."""
     return np.maximum(x, 0)
 
 
-def leaky_relu(x: np.ndarray, negative_slope: float = 0.2) -> np.ndarray:
+def leaky_relu(x: FloatArray, negative_slope: float = 0.2) -> FloatArray:
     """x where x > 0, else negative_slope * x."""
     return np.where(x > 0, x, x * np.float32(negative_slope))
 
 
-def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+def elu(x: FloatArray, alpha: float = 1.0) -> FloatArray:
     """x where x > 0, else alpha * (exp(x) - 1)."""
     return np.where(x > 0, x, np.float32(alpha) * np.expm1(np.minimum(x, 0)))
 
 
-def selu(x: np.ndarray) -> np.ndarray:
+def selu(x: FloatArray) -> FloatArray:
     """scale * elu(x, alpha) with the self-normalising constants."""
     return np.float32(_SELU_SCALE) * elu(x, _SELU_ALPHA)
 
 
-def gelu(x: np.ndarray, approximate: bool = False) -> np.ndarray:
+def gelu(x: FloatArray, approximate: bool = False) -> FloatArray:
     """x * Phi(x); with `approximate`, the tanh approximation."""
     if approximate:
         inner = np.float32(math.sqrt(2 / math.pi)) * (x + np.float32(0.044715) * x**3)
-        return np.float32(0.5) * x * (1 + np.tanh(inner))
+        y: FloatArray = np.float32(0.5) * x * (1 + np.tanh(inner))
+        return y
     x64 = x.astype(np.float64)
     return (0.5 * x64 * (1 + _erf(x64 / math.sqrt(2)).astype(np.float64))).astype(np.float32)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: FloatArray) -> FloatArray:
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-def tanh(x: np.ndarray) -> np.ndarray:
+def tanh(x: FloatArray) -> FloatArray:
     """Hyperbolic tangent."""
     return np.tanh(x)
 
 
-def softplus(x: np.ndarray) -> np.ndarray:
+def softplus(x: FloatArray) -> FloatArray:
     """log(1 + exp(x)), computed without overflow."""
     return np.logaddexp(np.float32(0), x)
 
 
-def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+def softmax(x: FloatArray, axis: int = -1) -> FloatArray:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e: FloatArray = np.exp(x - x.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
 
 
-def _linear_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _linear_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     return dy
 
 
-def _relu_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _relu_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     return dy * (y > 0)
 
 
-def _leaky_relu_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _leaky_relu_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     return np.where(x > 0, dy, dy * np.float32(0.2))
 
 
-def _elu_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _elu_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     # For x <= 0, d/dx alpha*(exp(x)-1) = y + alpha (alpha = 1 by default).
     return np.where(x > 0, dy, dy * (y + 1))
 
 
-def _selu_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _selu_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     scale = np.float32(_SELU_SCALE)
     return np.where(x > 0, dy * scale, dy * (y + np.float32(_SELU_SCALE * _SELU_ALPHA)))
 
 
-def _gelu_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _gelu_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     x64 = x.astype(np.float64)
     cdf = 0.5 * (1 + _erf(x64 / math.sqrt(2)).astype(np.float64))
     pdf = np.exp(-0.5 * x64**2) / math.sqrt(2 * math.pi)
     return (dy * (cdf + x64 * pdf)).astype(np.float32)
 
 
-def _sigmoid_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _sigmoid_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     return dy * y * (1 - y)
 
 
-def _tanh_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _tanh_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     return dy * (1 - y * y)
 
 
-def _softplus_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _softplus_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
     return dy * sigmoid(x)
 
 
-def _softmax_grad(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+def _softmax_grad(x: FloatArray, y: FloatArray, dy: FloatArray) -> FloatArray:
+    dx: FloatArray = y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+    return dx
 
 
 _BY_NAME: dict[str, ActivationFn] = {

@@ -59,7 +59,7 @@ class Loss:
         self.name = name
         self.reduction = reduction
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> np.ndarray:
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> np.ndarray | np.float32:
         """The reduced loss (a float32 scalar, or per-sample values for reduction "none")."""
         y_pred = np.asarray(y_pred, dtype=np.float32)
         y_true = np.asarray(y_true, dtype=np.int64 if self.sparse_labels else np.float32)
@@ -104,6 +104,7 @@ def reduction_weights(sample_weight: np.ndarray | None, n: int, reduction: str) 
     """d(reduced loss)/d(per-sample value): what `reduce_values` multiplies each value by."""
     if reduction == "sum":
         return np.float32(1) if sample_weight is None else sample_weight
+    divisor: np.float32
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
         divisor = sample_weight.sum(dtype=np.float32)
     else:
@@ -120,10 +121,12 @@ class MeanSquaredError(Loss):
         super().__init__(name=name, reduction=reduction)
 
     def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        return np.square(y_pred - y_true).mean(axis=-1)
+        values: np.ndarray = np.square(y_pred - y_true).mean(axis=-1)
+        return values
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        return (y_pred - y_true) * np.float32(2 / y_pred.shape[-1])
+        grad: np.ndarray = (y_pred - y_true) * np.float32(2 / y_pred.shape[-1])
+        return grad
 
 
 class MeanAbsoluteError(Loss):
@@ -133,10 +136,12 @@ class MeanAbsoluteError(Loss):
         super().__init__(name=name, reduction=reduction)
 
     def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        return np.abs(y_pred - y_true).mean(axis=-1)
+        values: np.ndarray = np.abs(y_pred - y_true).mean(axis=-1)
+        return values
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        return np.sign(y_pred - y_true) * np.float32(1 / y_pred.shape[-1])
+        grad: np.ndarray = np.sign(y_pred - y_true) * np.float32(1 / y_pred.shape[-1])
+        return grad
 
 
 class Huber(Loss):
@@ -152,12 +157,14 @@ class Huber(Loss):
         delta = np.float32(self.delta)
         quadratic = np.float32(0.5) * np.square(error)
         linear = delta * abs_error - np.float32(0.5) * delta * delta
-        return np.where(abs_error <= delta, quadratic, linear).mean(axis=-1)
+        values: np.ndarray = np.where(abs_error <= delta, quadratic, linear).mean(axis=-1)
+        return values
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         error = y_pred - y_true
         delta = np.float32(self.delta)
-        return np.where(np.abs(error) <= delta, error, delta * np.sign(error)) * np.float32(1 / y_pred.shape[-1])
+        grad: np.ndarray = np.where(np.abs(error) <= delta, error, delta * np.sign(error)) * np.float32(1 / y_pred.shape[-1])
+        return grad
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "delta": self.delta}
@@ -189,16 +196,20 @@ class BinaryCrossentropy(Loss):
         else:
             p = np.clip(y_pred, EPSILON, _ONE_MINUS_EPSILON)
             elementwise = -(target * np.log(p) + (1 - target) * np.log(1 - p))
-        return elementwise.mean(axis=-1)
+        values: np.ndarray = elementwise.mean(axis=-1)
+        return values
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         target = self._smoothed(y_true)
         scale = np.float32(1 / y_pred.shape[-1])
+        grad: np.ndarray
         if self.from_logits:
-            return (sigmoid(y_pred) - target) * scale
+            grad = (sigmoid(y_pred) - target) * scale
+            return grad
         p = np.clip(y_pred, EPSILON, _ONE_MINUS_EPSILON)
         unclipped = (y_pred >= EPSILON) & (y_pred <= _ONE_MINUS_EPSILON)
-        return (p - target) / (p * (1 - p)) * unclipped * scale
+        grad = (p - target) / (p * (1 - p)) * unclipped * scale
+        return grad
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
@@ -227,20 +238,26 @@ class CategoricalCrossentropy(Loss):
 
     def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         target = self._smoothed(y_true)
+        values: np.ndarray
         if self.from_logits:
-            return -(target * _log_softmax(y_pred)).sum(axis=-1)
+            values = -(target * _log_softmax(y_pred)).sum(axis=-1)
+            return values
         q = _normalised(y_pred)
-        return -(target * np.log(np.clip(q, EPSILON, _ONE_MINUS_EPSILON))).sum(axis=-1)
+        values = -(target * np.log(np.clip(q, EPSILON, _ONE_MINUS_EPSILON))).sum(axis=-1)
+        return values
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         target = self._smoothed(y_true)
+        grad: np.ndarray
         if self.from_logits:
-            return _softmax(y_pred) * target.sum(axis=-1, keepdims=True) - target
+            grad = _softmax(y_pred) * target.sum(axis=-1, keepdims=True) - target
+            return grad
         total = y_pred.sum(axis=-1, keepdims=True)
         q = y_pred / total
         grad_q = -target / np.clip(q, EPSILON, _ONE_MINUS_EPSILON) * _inside_clip(q)
         # Through q = p / sum(p): dL/dp_k = (g_k - sum_j g_j q_j) / sum(p).
-        return (grad_q - (grad_q * q).sum(axis=-1, keepdims=True)) / total
+        grad = (grad_q - (grad_q * q).sum(axis=-1, keepdims=True)) / total
+        return grad
 
     def softmax_gradient(self, y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
         # With p = softmax(z) the chain collapses to dL/dz = q * sum(t * m) - t * m, where m masks
@@ -248,7 +265,8 @@ class CategoricalCrossentropy(Loss):
         target = self._smoothed(y_true)
         q = probs / probs.sum(axis=-1, keepdims=True)
         live_target = target * _inside_clip(q)
-        return q * live_target.sum(axis=-1, keepdims=True) - live_target
+        grad: np.ndarray = q * live_target.sum(axis=-1, keepdims=True) - live_target
+        return grad
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
@@ -272,10 +290,13 @@ class SparseCategoricalCrossentropy(Loss):
     def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         labels = _labels(y_true)
         rows = np.arange(len(labels))
+        values: np.ndarray
         if self.from_logits:
-            return -_log_softmax(y_pred)[rows, labels]
+            values = -_log_softmax(y_pred)[rows, labels]
+            return values
         picked = y_pred[rows, labels] / y_pred.sum(axis=-1)
-        return -np.log(np.clip(picked, EPSILON, _ONE_MINUS_EPSILON))
+        values = -np.log(np.clip(picked, EPSILON, _ONE_MINUS_EPSILON))
+        return values
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         labels = _labels(y_true)
@@ -298,7 +319,7 @@ class SparseCategoricalCrossentropy(Loss):
         rows = np.arange(len(labels))
         total = probs.sum(axis=-1, keepdims=True)
         live = _inside_clip(probs[rows, labels] / total[:, 0])
-        grad = probs * (live[:, None] / total)
+        grad: np.ndarray = probs * (live[:, None] / total)
         grad[rows, labels] -= live
         return grad
 
@@ -317,17 +338,20 @@ def _inside_clip(q: np.ndarray) -> np.ndarray:
 
 
 def _normalised(y_pred: np.ndarray) -> np.ndarray:
-    return y_pred / y_pred.sum(axis=-1, keepdims=True)
+    q: np.ndarray = y_pred / y_pred.sum(axis=-1, keepdims=True)
+    return q
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_probs: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return log_probs
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    probs: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return probs
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -370,7 +394,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
 mse = mean_squared_error
 mae = mean_absolute_error
 
-_BY_NAME: dict[str, type[Loss]] = {
+_BY_NAME: dict[str, Callable[[], Loss]] = {
     "mean_squared_error": MeanSquaredError,
     "mse": MeanSquaredError,
     "MeanSquaredError": MeanSquaredError,
@@ -386,7 +410,7 @@ _BY_NAME: dict[str, type[Loss]] = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "SparseCategoricalCrossentropy": SparseCategoricalCrossentropy,
 }
-_CLASS_OF_FUNCTION: dict[Callable[..., np.ndarray], type[Loss]] = {
+_CLASS_OF_FUNCTION: dict[Callable[..., np.ndarray], Callable[[], Loss]] = {
     mean_squared_error: MeanSquaredError,
     mean_absolute_error: MeanAbsoluteError,
     huber: Huber,

@@ -39,18 +39,21 @@ __all__ = [
 def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndarray:
     """Per-sample fraction of entries where (y_pred > threshold) equals y_true."""
     predicted = (np.asarray(y_pred) > threshold).astype(np.float32)
-    return (np.asarray(y_true, np.float32) == predicted).mean(axis=-1, dtype=np.float32)
+    matches: np.ndarray = (np.asarray(y_true, np.float32) == predicted).mean(axis=-1, dtype=np.float32)
+    return matches
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """Per-sample 1.0 where argmax(y_pred) equals argmax(y_true), else 0.0."""
-    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+    matches: np.ndarray = (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+    return matches
 
 
 def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """Per-sample 1.0 where argmax(y_pred) equals the integer label, else 0.0."""
     labels = np.asarray(y_true).reshape(len(y_pred))
-    return (labels == np.argmax(y_pred, axis=-1)).astype(np.float32)
+    matches: np.ndarray = (labels == np.argmax(y_pred, axis=-1)).astype(np.float32)
+    return matches
 
 
 mse = mean_squared_error
@@ -161,7 +164,7 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
         super().__init__(sparse_categorical_accuracy, name=name)
 
 
-_BY_NAME: dict[str, type[Metric]] = {
+_BY_NAME: dict[str, Callable[[], Metric]] = {
     "mean_squared_error": MeanSquaredError,
     "mse": MeanSquaredError,
     "MeanSquaredError": MeanSquaredError,
@@ -175,7 +178,7 @@ _BY_NAME: dict[str, type[Metric]] = {
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "SparseCategoricalAccuracy": SparseCategoricalAccuracy,
 }
-_CLASS_OF_FUNCTION: dict[Callable[..., np.ndarray], type[Metric]] = {
+_CLASS_OF_FUNCTION: dict[Callable[..., np.ndarray], Callable[[], Metric]] = {
     mean_squared_error: MeanSquaredError,
     mean_absolute_error: MeanAbsoluteError,
     binary_accuracy: BinaryAccuracy,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from trainer.lookup import lookup
 from trainer.optimizers.adagrad import Adagrad
 from trainer.optimizers.adam import Adam
@@ -12,8 +14,10 @@ from trainer.optimizers.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get"]
 
-CLASSES: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad}
-_BY_NAME: dict[str, type[Optimizer]] = {name.lower(): cls for name, cls in CLASSES.items()}
+_BUILT_INS = (SGD, Adam, AdamW, RMSprop, Adagrad)
+CLASSES: dict[str, type[Optimizer]] = {cls.__name__: cls for cls in _BUILT_INS}
+# Every built-in has a default for each argument, so its name alone makes one (the base class has none).
+_BY_NAME: dict[str, Callable[[], Optimizer]] = {cls.__name__.lower(): cls for cls in _BUILT_INS}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:

@@ -7,14 +7,24 @@ arbitrary code. (Layers have their own registry in `trainer.layers`.)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from trainer import initializers, losses, metrics, optimizers, regularizers
 from trainer.lookup import unknown_name_message
 
 __all__ = ["serialize", "deserialize", "REGISTRY"]
 
-REGISTRY: dict[str, dict[str, type]] = {
+
+class Configurable(Protocol):
+    """What a registered class has: `get_config()`, and `from_config` to rebuild from its output."""
+
+    def get_config(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> object: ...
+
+
+REGISTRY: dict[str, dict[str, type[Configurable]]] = {
     "initializer": {
         cls.__name__: cls
         for cls in (

@@ -120,8 +120,8 @@ class Optimizer:
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Every stateful value as named arrays: iterations, learning_rate and each slot (copies)."""
-        state = {"iterations": np.array(self.iterations, dtype=np.int64),
-                 "learning_rate": np.array(self._learning_rate, dtype=np.float32)}
+        state: dict[str, np.ndarray] = {"iterations": np.array(self.iterations, dtype=np.int64),
+                                        "learning_rate": np.array(self._learning_rate, dtype=np.float32)}
         for name, arrays in self._slots.items():
             for index, array in enumerate(arrays):
                 state[f"{name}/{index}"] = array.copy()
@@ -165,4 +165,5 @@ def _clip_by_norm(grad: np.ndarray, clip_norm: float) -> np.ndarray:
     norm = np.sqrt(np.square(grad, dtype=np.float32).sum())
     if norm <= clip_norm:
         return grad
-    return grad * np.float32(clip_norm) / norm
+    clipped: np.ndarray = grad * np.float32(clip_norm) / norm
+    return clipped

@@ -52,7 +52,7 @@ class LifecycleEvent(Event):
     logs: Mapping[str, Any]
 
     def snapshot(self: L) -> L:
-        return dataclasses.replace(self, logs=MappingProxyType(dict(self.logs)))  # type: ignore[misc]
+        return dataclasses.replace(self, logs=MappingProxyType(dict(self.logs)))
 
     def hook_args(self) -> tuple[Any, ...]:
         """The arguments of the Keras hook method: ``(logs,)``, or ``(index, logs)``."""

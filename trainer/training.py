@@ -134,7 +134,7 @@ class Trainer:
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
         async with open_run("predict", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(predict_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
-            return await anyio.to_thread.run_sync(loop)  # type: ignore[no-any-return]
+            return await anyio.to_thread.run_sync(loop)
 
     def fit(
         self,
@@ -262,7 +262,7 @@ def _verbosity(verbose: object) -> int:
     if verbose == "auto":
         return 1
     if verbose in (0, 1, 2) and not isinstance(verbose, bool):
-        return int(verbose)  # type: ignore[call-overload]
+        return int(verbose)
     raise ValueError(f"verbose must be 'auto', 0, 1 or 2; got {verbose!r}")
 
 

@@ -20,7 +20,7 @@ class SaveFrequency:
         if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1):
             raise ValueError(f"{owner}: save_freq must be 'epoch' or a positive integer (batches); got {save_freq!r}")
         self.per_epoch = save_freq == "epoch"
-        self._every = 0 if self.per_epoch else int(save_freq)  # type: ignore[call-overload]
+        self._every = 0 if self.per_epoch else int(save_freq)
         self._since_save = 0
         self._last_batch: int | None = None
 

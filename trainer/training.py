@@ -35,6 +35,7 @@ class Trainer:
 
     steps_per_execution: int = 1
     _initial_epoch: int | None = None  # set by a callback restoring a backup in on_train_begin
+    history: History  # set by the History callback after each epoch of fit
 
     async def fit_async(
         self,

@@ -57,6 +57,8 @@ class Callback:
     queue_size: ClassVar[int] = DEFAULT_MAXSIZE
     queue_overflow: ClassVar[Overflow] = "block"
     _private_template: ClassVar[Mapping[str, Any]] = {}
+    private: types.SimpleNamespace
+    """A factory class's ``private=`` members, this instance's own copy; set only when it has some."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Callback and args and isinstance(args[0], str):

@@ -95,7 +95,7 @@ def evaluate_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution
         run.emit(TestBatchEnd, model.get_metrics_result() if wants_batch_logs else {}, batch=last)
         if model.stop_evaluating:
             break
-    logs = model.get_metrics_result()
+    logs: Logs = model.get_metrics_result()
     run.emit(TestEnd, logs)
     return logs
 

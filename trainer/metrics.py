@@ -205,10 +205,15 @@ def get(identifier: str | Metric | Callable[..., np.ndarray]) -> Metric:
     raise TypeError(f"A metric must be a name, a trainer.metrics.Metric or a metric function, got {identifier!r}.")
 
 
-def resolve_accuracy(name: str, y_true_shape: tuple[int, ...], y_pred_shape: tuple[int, ...]) -> Metric:
-    """Pick binary, sparse categorical or categorical accuracy from the shapes, as Keras does."""
-    if y_pred_shape[-1] == 1:
+def resolve_accuracy(name: str, y_true_shape: tuple[int, ...], y_pred_shape: tuple[int | None, ...]) -> Metric:
+    """Pick binary, sparse categorical or categorical accuracy from the shapes, as Keras does.
+
+    `y_pred_shape` is a model's output shape: its batch dimension may be None, never its last.
+    """
+    classes = y_pred_shape[-1]
+    assert classes is not None
+    if classes == 1:
         return BinaryAccuracy(name=name)
-    if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and y_pred_shape[-1] > 1):
+    if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and classes > 1):
         return SparseCategoricalAccuracy(name=name)
     return CategoricalAccuracy(name=name)

@@ -20,6 +20,7 @@ from trainer.layers.activation import Activation
 from trainer.layers.dense import Dense
 from trainer.layers.input_layer import InputLayer
 from trainer.layers.layer import Layer, Shape, check_weights_fit
+from trainer.losses import Loss  # by name: in Sequential's body the `losses` property hides the module
 from trainer.names import unique_name
 from trainer.serialization import deserialize, serialize
 from trainer.summary import format_summary
@@ -141,7 +142,7 @@ class Sequential(Trainer):
     def compile(
         self,
         optimizer: str | optimizers.Optimizer = "rmsprop",
-        loss: str | losses.Loss | Callable[..., np.ndarray] | None = None,
+        loss: str | Loss | Callable[..., np.ndarray] | None = None,
         metrics: list[Any] | None = None,
         weighted_metrics: list[Any] | None = None,
         steps_per_execution: int = 1,
@@ -262,12 +263,14 @@ class Sequential(Trainer):
     def _backward(self, grad: np.ndarray) -> None:
         layers = self._layers
         last = len(layers) - 1
+        grad_inputs: np.ndarray | None
         if self._fused_softmax:
-            grad = layers[last].backward_from_pre_activation(grad, last > 0)  # type: ignore[attr-defined]
+            grad_inputs = layers[last].backward_from_pre_activation(grad, last > 0)  # type: ignore[attr-defined]
         else:
-            grad = layers[last].backward(grad, last > 0)
+            grad_inputs = layers[last].backward(grad, last > 0)
         for index in range(last - 1, -1, -1):
-            grad = layers[index].backward(grad, index > 0)
+            assert grad_inputs is not None  # only the first layer, called last, is asked for none
+            grad_inputs = layers[index].backward(grad_inputs, index > 0)
 
     def _total_loss(self, y: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None) -> np.float32:
         loss = self.loss
@@ -321,18 +324,20 @@ class Sequential(Trainer):
     ) -> float | list[float] | Logs:
         """One gradient step on one batch. As in Keras 3 the metrics are reset first, so the result
         describes this batch alone: a dict if `return_dict`, else [loss, *metrics] (a float if only loss)."""
-        batch = self._validate_data(x, y, sample_weight, class_weight)
+        x, y, sample_weight = self._validate_data(x, y, sample_weight, class_weight)
+        assert y is not None  # validate_data requires targets
         self.reset_metrics()
-        self._train_step(*batch)
+        self._train_step(x, y, sample_weight)
         return self._results(return_dict)
 
     def test_on_batch(
         self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
     ) -> float | list[float] | Logs:
         """Loss and metrics of one batch in inference mode (metrics reset first, as in Keras 3)."""
-        batch = self._validate_data(x, y, sample_weight)
+        x, y, sample_weight = self._validate_data(x, y, sample_weight)
+        assert y is not None  # validate_data requires targets
         self.reset_metrics()
-        self._test_step(*batch)
+        self._test_step(x, y, sample_weight)
         return self._results(return_dict)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:

@@ -77,6 +77,7 @@ class Dense(Layer):
         if self._bias_grad is not None:
             flat_grad.sum(axis=0, out=self._bias_grad)
             if self.bias_regularizer is not None:
+                assert self.bias is not None  # built together with its gradient
                 self._bias_grad += self.bias_regularizer.gradient(self.bias)
         return grad @ self.kernel.T if need_input_grad else None
 

@@ -39,7 +39,8 @@ class Dropout(Layer):
             return inputs
         keep = self._generator.random(self._mask_shape(inputs.shape), dtype=np.float32) >= self.rate
         self._mask = keep.astype(np.float32) / np.float32(1 - self.rate)
-        return inputs * self._mask
+        outputs: np.ndarray = inputs * self._mask
+        return outputs
 
     def backward(self, grad_outputs: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         if not need_input_grad:

@@ -74,7 +74,8 @@ class Batches:
 
 
 def _take(data: Batch, index: slice | np.ndarray) -> Batch:
-    return Batch(*(None if array is None else array[index] for array in data))
+    x, y, sample_weight = data
+    return Batch(x[index], None if y is None else y[index], None if sample_weight is None else sample_weight[index])
 
 
 def split_for_validation(data: Batch, validation_split: float) -> tuple[Batch, Batch]:

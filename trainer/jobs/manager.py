@@ -1,0 +1,246 @@
+"""JobManager: many training jobs on one event loop, their events on one bus."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import uuid
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+
+from eventbus import Event, EventBus
+from trainer.events import LIFECYCLE_EVENTS, LifecycleEvent
+
+from .errors import JobLimitError, JobStateError, UnknownJobError
+from .event_stream import JobEventStream
+from .events import LEVELS, Level, at_level, events_of_job
+from .job import Job
+from .spec import Build, TrainingSpec
+from .status import JobStatus
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["MIN_FOLLOW_MAXSIZE", "JobManager"]
+
+logger = logging.getLogger("trainer.jobs")
+
+MIN_FOLLOW_MAXSIZE = len(LIFECYCLE_EVENTS) + 2
+"""The smallest queue a follower may have: longer than the number of kinds of event it receives, so
+its ``keep_latest`` queue always has one to coalesce and a publisher never waits for it."""
+
+
+class JobManager:
+    """Runs training jobs in an anyio application: ``async with JobManager() as jobs:``.
+
+    * ``submit`` queues a job and returns it at once; at most ``max_concurrent`` jobs train at a time,
+      the others wait as ``queued`` (first come, first served; on trio, jobs submitted in one step
+      line up in the order trio starts their tasks). At most ``max_queued`` may wait
+      (:class:`JobLimitError` past that): nothing is queued without bound.
+    * Every run's lifecycle events go on one bus (``bus``, or one the manager owns), tagged with the
+      job's id as ``run``, followed by a :class:`JobStatusChanged` at each change of status.
+    * Each job keeps its status, last epoch and logs, and its last ``history`` events, epoch-level
+      by default (``history_level="batch"`` keeps batch events too). Recording is a plain call on the
+      event loop and a bounded deque, so it never holds training.
+    * ``cancel`` stops a job before its next training step; its backup is kept, under ``workdir``
+      (a temporary directory removed on leaving, if not given). ``resume`` trains a cancelled or
+      failed job again from its last backup (the epoch after the last one backed up).
+    * A job that raises is ``failed``, with the exception's text as ``error``; other jobs go on.
+    * Leaving the manager cancels the jobs still queued or running (wait for them first with
+      ``await job.wait()``); leaving it on an exception does the same.
+    """
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus | None = None,
+        workdir: str | os.PathLike[str] | None = None,
+        max_concurrent: int = 2,
+        max_queued: int = 100,
+        history: int = 256,
+        history_level: Level = "epoch",
+    ) -> None:
+        for name, value in (("max_concurrent", max_concurrent), ("max_queued", max_queued), ("history", history)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"JobManager: {name} must be a positive integer; got {value!r}")
+        if history_level not in LEVELS:
+            raise ValueError(f"JobManager: history_level must be 'epoch' or 'batch'; got {history_level!r}")
+        self.bus = bus or EventBus()
+        self.max_concurrent = max_concurrent
+        self.max_queued = max_queued
+        self.history_size = history
+        self.history_level = history_level
+        self._owns_bus = bus is None
+        self._workdir = None if workdir is None else os.fspath(workdir)
+        self._jobs: dict[str, Job] = {}
+        self._slots: anyio.CapacityLimiter | None = None
+        self._building: anyio.Lock | None = None
+        self._stack: AsyncExitStack | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    # -- lifetime ----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> JobManager:
+        if self._stack is not None:
+            raise RuntimeError("a JobManager can be entered only once; make a new one")
+        self._slots = anyio.CapacityLimiter(self.max_concurrent)
+        self._building = anyio.Lock()
+        async with AsyncExitStack() as stack:
+            if self._owns_bus:
+                await stack.enter_async_context(self.bus)
+            if self._workdir is None:
+                self._workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="trainer-jobs-"))
+            stack.enter_context(self.bus.subscribe(LifecycleEvent, self._observe, name="job manager"))
+            self._task_group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(self._cancel_all)  # runs first on leaving: the task group then has nothing to wait for
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self._stack is not None
+        try:
+            return await self._stack.__aexit__(exc_type, exc, tb)
+        finally:
+            self._task_group = None
+
+    def _cancel_all(self) -> None:
+        for job in self._jobs.values():
+            job.scope.cancel()
+
+    # -- jobs --------------------------------------------------------------------------------------
+
+    def submit(self, build: Build, *, name: str | None = None) -> Job:
+        """Queue a job that trains what ``build()`` returns (a :class:`TrainingSpec`); return it at once.
+
+        ``name`` labels it (by default the name of ``build``). Raises :class:`JobLimitError` if
+        ``max_queued`` jobs are waiting already.
+        """
+        if not callable(build):
+            raise TypeError(f"build must be a callable returning a TrainingSpec; got {build!r}")
+        self._check_room()
+        label = name or str(getattr(build, "__name__", "job"))
+        job = Job(self._new_id(), label, build, self.history_size)
+        self._jobs[job.id] = job
+        self._start(job)
+        return job
+
+    def get(self, job_id: str) -> Job:
+        """The job with this id; :class:`UnknownJobError` (a KeyError) if there is none."""
+        try:
+            return self._jobs[job_id]
+        except (KeyError, TypeError):
+            raise UnknownJobError(job_id) from None
+
+    def list(self) -> list[Job]:
+        """Every job, in submission order."""
+        return list(self._jobs.values())
+
+    async def cancel(self, job_id: str) -> Job:
+        """Stop a queued or running job and wait until it has stopped: before its next training step.
+
+        Its status is then ``cancelled`` (or how it ended, if it finished before the cancellation
+        reached it) and its backup is kept for :meth:`resume`. Cancelling a cancelled job does
+        nothing; a completed or failed one raises :class:`JobStateError`.
+        """
+        job = self.get(job_id)
+        if job.status is JobStatus.CANCELLED:
+            return job
+        if job.status.finished:
+            raise JobStateError(job.id, f"has {job.status.value}; only a queued or running job can be cancelled")
+        job.scope.cancel()
+        await job.wait()
+        return job
+
+    def resume(self, job_id: str) -> Job:
+        """Queue a cancelled or failed job again; it trains on from its last backup. Returns it at once.
+
+        Raises :class:`JobStateError` for a queued, running or completed job, :class:`JobLimitError`
+        if ``max_queued`` jobs are waiting already.
+        """
+        job = self.get(job_id)
+        if not job.status.resumable:
+            raise JobStateError(
+                job.id, f"is {job.status.value}; only a cancelled or failed job can be resumed"
+            )
+        self._check_room()
+        job.requeue()
+        self._start(job)
+        return job
+
+    def follow(self, job_id: str, *, level: Level = "epoch", maxsize: int = 64) -> JobEventStream:
+        """The job's events, its history first, until it finishes; see :class:`JobEventStream`.
+
+        ``level="batch"`` adds batch events to those published from now on (the history holds what
+        ``history_level`` kept). At most ``maxsize`` (at least :data:`MIN_FOLLOW_MAXSIZE`) events wait
+        for the reader; past that they coalesce to the newest of each kind.
+        """
+        job = self.get(job_id)
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < MIN_FOLLOW_MAXSIZE:
+            raise ValueError(f"maxsize must be an integer >= {MIN_FOLLOW_MAXSIZE}; got {maxsize!r}")
+        live = self.bus.stream(Event, maxsize=maxsize, overflow="keep_latest", where=events_of_job(job.id, level))
+        # No await between subscribing and reading the history: no event falls between the two.
+        backlog = [event for event in job.history() if at_level(event, level)]
+        return JobEventStream(backlog, live, finished=job.status.finished)
+
+    # -- running them ------------------------------------------------------------------------------
+
+    def _start(self, job: Job) -> None:
+        if self._task_group is None:
+            raise RuntimeError("the JobManager is not running: use 'async with JobManager() as jobs:'")
+        self._task_group.start_soon(self._run, job, name=f"job {job.id}")
+
+    async def _run(self, job: Job) -> None:
+        """One run of ``job``: wait for a slot, build, train; always end in a finished status."""
+        await self._announce(job)
+        status, error = JobStatus.CANCELLED, None
+        try:
+            with job.scope:
+                assert self._slots is not None
+                async with self._slots:
+                    job.start()
+                    await self._announce(job)
+                    await self._train(job)
+                    status = JobStatus.COMPLETED
+        except Exception as exc:
+            logger.warning("job %s (%s) failed", job.id, job.name, exc_info=exc)
+            status, error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        finally:
+            job.finish(status, error)
+            with anyio.CancelScope(shield=True):  # a cancelled job still says so
+                await self._announce(job)
+
+    async def _train(self, job: Job) -> None:
+        assert self._building is not None
+        async with self._building:
+            spec = await anyio.to_thread.run_sync(job.build)
+        if not isinstance(spec, TrainingSpec):
+            raise TypeError(f"the build of job {job.id} returned {type(spec).__name__}, not a TrainingSpec")
+        assert self._workdir is not None
+        await spec.fit(bus=self.bus, run_id=job.id, backup_dir=os.path.join(self._workdir, job.id))
+
+    async def _announce(self, job: Job) -> None:
+        # Recorded and published in one step, so a follower sees each status event exactly once.
+        await self.bus.publish(job.status_event())
+
+    def _observe(self, event: LifecycleEvent) -> None:
+        job = self._jobs.get(event.run)
+        if job is not None:
+            job.observe(event, record=at_level(event, self.history_level))
+
+    def _check_room(self) -> None:
+        waiting = sum(job.status is JobStatus.QUEUED for job in self._jobs.values())
+        if waiting >= self.max_queued:
+            raise JobLimitError(f"{waiting} jobs are already waiting for a training slot (max_queued={self.max_queued})")
+
+    def _new_id(self) -> str:
+        while True:
+            job_id = uuid.uuid4().hex[:12]
+            if job_id not in self._jobs:
+                return job_id

@@ -248,17 +248,18 @@ class EventBus:
 
         Events from threads are published on the event loop in the order they were handed over.
         With ``wait=True`` this returns once they are published, raising what an inline handler
-        raised. With ``wait=False`` it returns at once (it waits only if
+        raised for this event. With ``wait=False`` it returns at once (it waits only if
         :data:`THREAD_HANDOFF_MAXSIZE` events are already pending), and an inline handler's
         exception is raised at the next barrier; the cheap way to feed queued subscribers from a
-        compute thread. :meth:`drain` publishes what is pending first.
+        compute thread. :meth:`drain` publishes what is pending first. Raises
+        :class:`BusClosedError` once the bus is being left.
         """
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError(
                 "publish_threadsafe() was called from the event loop's own thread, where it would "
                 "deadlock; use 'await bus.publish(event)' there"
             )
-        if self._state != _RUNNING or self._handoff is None:
+        if self._handoff is None:
             raise BusClosedError("cannot publish: the bus is not running (use 'async with EventBus() as bus:')")
         self._handoff.hand_over(event, wait=wait)
 
@@ -325,8 +326,8 @@ class EventBus:
                 assert mailbox is not None
                 _refuse_if_full(subscription, event)
                 if not mailbox.has_room_for(snapshot):
-                    await mailbox.wait_for_room()  # an inline async handler let others fill it
-                    if not subscription.active:
+                    await _wait_for_room((subscription,), snapshot)  # an inline async handler let others fill it
+                    if not _takes(subscription, event):
                         continue
                 subscription.enqueue(snapshot)
 
@@ -349,7 +350,7 @@ class EventBus:
 
     async def _wait_for_consumers(self) -> None:
         if self._handoff is not None:
-            await self._handoff.publish_pending(report_errors=True)
+            await self._handoff.publish_pending()
         targets = [(subscription, subscription.accepted) for subscription in self._consumers]
         for subscription, target in targets:
             await subscription.wait_settled(target)
@@ -384,6 +385,8 @@ class EventBus:
         finally:
             self._state = _CLOSED
             self._plans.clear()
+            if self._handoff is not None:
+                self._handoff.close()
             for subscription in self._subscriptions:
                 if subscription.mailbox is not None:
                     subscription.mailbox.close()
@@ -392,7 +395,8 @@ class EventBus:
             # The body's own exception propagates unwrapped; the consumers never raise.
             await self._task_group.__aexit__(None, None, None)
         if undelivered:
-            raise UndeliveredEventsError(self.drain_timeout or 0.0, undelivered)
+            failures, self._failures = self._failures, []
+            raise UndeliveredEventsError(self.drain_timeout or 0.0, undelivered, failures)
         if exc_type is None:
             self._raise_failures()
         for failure in self._failures:
@@ -401,7 +405,8 @@ class EventBus:
     async def _drain_before_leaving(self) -> dict[str, list[object]]:
         with anyio.move_on_after(self.drain_timeout):
             assert self._handoff is not None
-            await self._handoff.publish_pending(report_errors=True)  # threads' events still go out
+            self._handoff.close()  # threads may publish no more; what they handed over still goes out
+            await self._handoff.publish_pending()
             self._state = _CLOSING
             self._plans.clear()
             await self._wait_for_consumers()
@@ -437,8 +442,11 @@ async def _wait_for_room(subscriptions: tuple[Subscription, ...], event: Event) 
 
 
 def _takes(subscription: Subscription, event: Event) -> bool:
-    """Whether ``subscription`` is still active and its ``where`` filter, if any, lets ``event`` through."""
-    return subscription.active and (subscription.where is None or bool(subscription.where(event)))
+    """Whether ``subscription`` still takes events (active, its queue open) and its ``where`` filter,
+    if any, lets ``event`` through."""
+    if not subscription.active or (subscription.mailbox is not None and subscription.mailbox.closed):
+        return False
+    return subscription.where is None or bool(subscription.where(event))
 
 
 def _refuse_if_full(subscription: Subscription, event: Event) -> None:

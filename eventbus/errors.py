@@ -61,20 +61,27 @@ class QueueFullError(Exception):
 class UndeliveredEventsError(Exception):
     """Leaving the bus timed out before queued subscribers had handled every event.
 
-    ``undelivered`` maps each such subscriber's name to the events it never handled.
+    ``undelivered`` maps each such subscriber's name to the events it never handled; ``failures``
+    lists the queued handlers' exceptions not yet reported (the first is also ``__cause__``).
     """
 
-    def __init__(self, timeout: float, undelivered: dict[str, list[object]]) -> None:
+    def __init__(
+        self, timeout: float, undelivered: dict[str, list[object]], failures: Sequence[HandlerFailure] = ()
+    ) -> None:
         self.undelivered = undelivered
+        self.failures = tuple(failures)
         parts = []
         for name, events in undelivered.items():
             shown = ", ".join(describe_event(event) for event in events[:3])
             more = f" and {len(events) - 3} more" if len(events) > 3 else ""
             parts.append(f"  - {name!r}: {len(events)} event(s): {shown}{more}")
+        failed = "".join(f"\n  - {failure}" for failure in self.failures)
         super().__init__(
             f"queued subscribers did not finish within {timeout} s of leaving the bus; "
-            "undelivered:\n" + "\n".join(parts)
+            "undelivered:\n" + "\n".join(parts) + (f"\nand these queued handler calls failed:{failed}" if failed else "")
         )
+        if self.failures:
+            self.__cause__ = self.failures[0].error
 
 
 class BusClosedError(RuntimeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .event import Event
@@ -21,13 +22,17 @@ class EventStream(Generic[E]):
 
     It is subscribed from the moment :meth:`EventBus.stream` returns, so no event published after
     that is missed. Iteration ends once the stream is closed (``aclose()``, or leaving
-    ``async with``) or the bus is left, after the events already queued have been read. Its queue
+    ``async with``, or dropping the stream object) or the bus is left, after the events already
+    queued have been read. Prefer ``async with``: it closes the stream at a known moment. Its queue
     is bounded; its overflow policy says what a publisher does when the reader falls behind. The bus's
     ``drain()`` does not wait for streams: the application reads them at its own pace.
     """
 
     def __init__(self, subscription: Subscription) -> None:
         self.subscription = subscription
+        # A stream dropped without aclose() (``async for ...: break``) must not stay subscribed,
+        # or its full queue would hold every publisher.
+        weakref.finalize(self, subscription.close)
 
     def __aiter__(self) -> EventStream[E]:
         return self

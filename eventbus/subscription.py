@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -78,6 +79,8 @@ class Subscription:
         self.dropped = 0
         self.failed = 0
         self.finished = False
+        self._stopped = threading.Event()
+        self._limiter: anyio.CapacityLimiter | None = None
         self._in_hand: list[Event] = []
         self._in_hand_done = 0
         self._progress: anyio.Event | None = None
@@ -189,6 +192,10 @@ class Subscription:
                     return
                 self._notify_progress()
         finally:
+            # Cancelled or done: a publisher waiting for room must not wait for a consumer that is gone,
+            # and a worker thread still calling handlers stops after its current call.
+            mailbox.close()
+            self._stopped.set()
             self.finished = True
             self._notify_progress()
 
@@ -216,8 +223,12 @@ class Subscription:
                 end += 1
             calls = [(self._sync_handler_for(type(event)), event) for event in batch[start:end]]
             stop_on_error = self.on_error == "raise"
+            if self._limiter is None:
+                # Its own thread slot: `def` handlers never wait for worker threads that other work
+                # holds (a compute thread waiting for this very subscriber, say).
+                self._limiter = anyio.CapacityLimiter(1)
             done, failures = await anyio.to_thread.run_sync(
-                _call_in_order, calls, stop_on_error, abandon_on_cancel=True
+                _call_in_order, calls, stop_on_error, self._stopped, abandon_on_cancel=True, limiter=self._limiter
             )
             self.delivered += done - len(failures)
             for index, error in failures:
@@ -240,12 +251,15 @@ class Subscription:
 
 
 def _call_in_order(
-    calls: list[tuple[Callable[[Any], Any], Event]], stop_on_error: bool
+    calls: list[tuple[Callable[[Any], Any], Event]], stop_on_error: bool, stopped: threading.Event
 ) -> tuple[int, list[tuple[int, Exception]]]:
     """Run in a worker thread: call each handler in order. Returns how many calls were made and
-    which raised (index, exception), stopping after the first if ``stop_on_error``."""
+    which raised (index, exception), stopping after the first if ``stop_on_error``, and before the
+    next call once ``stopped`` is set (the consumer was cancelled and abandoned this thread)."""
     failures: list[tuple[int, Exception]] = []
     for index, (handler, event) in enumerate(calls):
+        if stopped.is_set():
+            return index, failures
         try:
             handler(event)
         except Exception as exc:

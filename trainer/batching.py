@@ -16,10 +16,11 @@ class Batches:
     """The batches of one data set.
 
     Each epoch is one pass over the data, reshuffled if ``shuffle``, unless ``steps_per_epoch`` is
-    given: then, as in Keras, a pass is spread over epochs (an epoch takes up to that many batches,
-    ending early when the pass runs out; the next epoch starts a new pass). Unshuffled batches are
-    views of the data, not copies. Pass ``p`` is shuffled by a generator seeded with ``(seed, p)``,
-    so a run resumed at epoch ``e`` (:meth:`start_at`) sees the same order as one never stopped.
+    given: then, as in Keras, a pass is spread over epochs (an epoch takes up to that many batches;
+    when the pass runs out mid-epoch, the epoch ends early, and the next epoch starts a new pass).
+    Unshuffled batches are views of the data, not copies. Pass ``p`` is shuffled by a generator
+    seeded with ``(seed, p)``, so a run resumed at epoch ``e`` (:meth:`start_at`) is served the same
+    batches as one never stopped.
     """
 
     def __init__(
@@ -35,15 +36,16 @@ class Batches:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self._passes = 0
         self.steps_per_pass = math.ceil(len(data.x) / batch_size)
         self.steps_per_epoch = steps_per_epoch
-        self._pass: Iterator[Batch] | None = None
+        self.start_at(0)
 
     def start_at(self, epoch: int) -> None:
         """Serve epoch ``epoch`` next, as a run that had trained the epochs before it would."""
-        self._pass = None
-        self._passes = epoch if self.steps_per_epoch is None else 0
+        # Where the epochs before it left off: the pass in use and how many of its batches are gone.
+        self._pass, self._used = -1, self.steps_per_pass
+        for _ in range(epoch):
+            self._take_epoch_steps()
 
     @property
     def steps(self) -> int:
@@ -52,25 +54,28 @@ class Batches:
 
     def epoch(self) -> Iterator[Batch]:
         """The batches of the next epoch."""
-        if self.steps_per_epoch is None:
-            yield from self._one_pass()
-            return
-        for _ in range(self.steps_per_epoch):
-            if self._pass is None:
-                self._pass = self._one_pass()
-            batch = next(self._pass, None)
-            if batch is None:
-                self._pass = None
-                return
-            yield batch
-
-    def _one_pass(self) -> Iterator[Batch]:
-        n, size = len(self.data.x), self.batch_size
-        order = np.random.default_rng((self.seed, self._passes)).permutation(n) if self.shuffle else None
-        self._passes += 1
-        for start in range(0, n, size):
-            index = slice(start, start + size) if order is None else order[start : start + size]
+        first = self._used if self._used < self.steps_per_pass else 0
+        pass_index = self._pass if self._used < self.steps_per_pass else self._pass + 1
+        order = self._order(pass_index)
+        self._take_epoch_steps()
+        for step in range(first, first + self._epoch_length(first)):
+            start = step * self.batch_size
+            index = slice(start, start + self.batch_size) if order is None else order[start : start + self.batch_size]
             yield _take(self.data, index)
+
+    def _take_epoch_steps(self) -> None:
+        """Account for one epoch's batches: a new pass if the last one is used up, then the epoch's share."""
+        if self._used >= self.steps_per_pass:
+            self._pass, self._used = self._pass + 1, 0
+        self._used += self._epoch_length(self._used)
+
+    def _epoch_length(self, used: int) -> int:
+        return min(self.steps_per_epoch or self.steps_per_pass, self.steps_per_pass - used)
+
+    def _order(self, pass_index: int) -> np.ndarray | None:
+        if not self.shuffle:
+            return None
+        return np.random.default_rng((self.seed, pass_index)).permutation(len(self.data.x))
 
 
 def _take(data: Batch, index: slice | np.ndarray) -> Batch:

@@ -43,9 +43,13 @@ class Run:
         return self._routes[event_type] != _SKIP
 
     def emit(self, event_type: type[LifecycleEvent], logs: dict[str, Any], **index: int) -> None:
-        """Publish from the compute thread. ``logs`` must not change afterwards unless it waited."""
+        """Publish from the compute thread. ``logs`` must not change afterwards unless it waited.
+
+        Nothing is published once the run is cancelled: no hook runs after the cancellation.
+        """
         route = self._routes[event_type]
         if route != _SKIP:
+            anyio.from_thread.check_cancelled()
             self.bus.publish_threadsafe(event_type(run=self.id, logs=logs, **index), wait=route == _WAIT)
 
     def checkpoint(self) -> None:

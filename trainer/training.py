@@ -7,9 +7,9 @@ ones in an event loop of their own, and refuse to be called from inside a runnin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -28,6 +28,8 @@ from .run import open_run
 from .validation import Batch
 
 __all__ = ["Trainer"]
+
+T = TypeVar("T")
 
 
 class Trainer:
@@ -73,8 +75,8 @@ class Trainer:
         verbosity = _verbosity(verbose)
         shuffle = _flag("shuffle", shuffle)
         validation_batch_size = _positive_int("validation_batch_size", validation_batch_size or batch_size)
-        history = History()
-        run_callbacks = _with_defaults(callbacks, verbosity, history)
+        run_callbacks = _with_defaults(callbacks, verbosity, fitting=True)
+        history = next(callback for callback in run_callbacks if isinstance(callback, History))
         train, validation = await anyio.to_thread.run_sync(
             partial(self._fit_data, x, y, sample_weight, class_weight, validation_split, validation_data)
         )
@@ -87,7 +89,7 @@ class Trainer:
                 epochs=epochs, initial_epoch=initial_epoch, validation_freq=validation_freq,
                 steps_per_execution=self.steps_per_execution,
             )  # fmt: skip
-            await anyio.to_thread.run_sync(loop)
+            await _compute(loop)
         return history
 
     async def evaluate_async(
@@ -113,7 +115,7 @@ class Trainer:
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
         async with open_run("evaluate", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(evaluate_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
-            await anyio.to_thread.run_sync(loop)
+            await _compute(loop)
         return self._results(return_dict)  # type: ignore[attr-defined,no-any-return]
 
     async def predict_async(
@@ -135,7 +137,7 @@ class Trainer:
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
         async with open_run("predict", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(predict_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
-            return await anyio.to_thread.run_sync(loop)
+            return await _compute(loop)
 
     def fit(
         self,
@@ -227,8 +229,9 @@ class Trainer:
         return data, None
 
 
-def _with_defaults(callbacks: Sequence[Callback] | None, verbosity: int, history: History | None = None) -> list[Callback]:
-    """The user's callbacks, then History and the progress bar, as Keras orders them."""
+def _with_defaults(callbacks: Sequence[Callback] | None, verbosity: int, *, fitting: bool = False) -> list[Callback]:
+    """The user's callbacks, then (for ``fit``) a History and (if verbose) a progress bar, as Keras
+    orders them; like Keras, a History or ProgbarLogger the user passed is used instead of a new one."""
     if callbacks is not None and not isinstance(callbacks, (list, tuple)):
         raise TypeError(f"callbacks must be a list of Callback instances; got {type(callbacks).__name__}")
     for callback in callbacks or []:
@@ -237,10 +240,18 @@ def _with_defaults(callbacks: Sequence[Callback] | None, verbosity: int, history
                 f"callbacks must be trainer.Callback instances; got {type(callback).__name__} {callback!r}"
                 + (" (a class: did you forget to call it?)" if isinstance(callback, type) else "")
             )
-    defaults: list[Callback] = [history] if history is not None else []
-    if verbosity:
-        defaults.append(ProgbarLogger())
-    return [*(callbacks or []), *defaults]
+    given = list(callbacks or [])
+    if fitting and not any(isinstance(callback, History) for callback in given):
+        given.append(History())
+    if verbosity and not any(isinstance(callback, ProgbarLogger) for callback in given):
+        given.append(ProgbarLogger())
+    return given
+
+
+async def _compute(loop: Callable[[], T]) -> T:
+    """Run a loop in a worker thread of its own: it must never wait for a thread slot that the
+    callbacks it is waiting for hold (anyio's default limit is shared by the whole application)."""
+    return await anyio.to_thread.run_sync(loop, limiter=anyio.CapacityLimiter(1))
 
 
 def _shuffle_seed() -> int:

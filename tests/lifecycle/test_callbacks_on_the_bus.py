@@ -270,3 +270,98 @@ async def test_run_id_names_the_runs_events() -> None:
     assert runs == ["job-7", "job-7"]
     with pytest.raises(ValueError, match="run_id must be a non-empty string"):
         await small_model().fit_async(X, Y, verbose=0, run_id="")
+
+
+async def test_a_history_or_progress_bar_passed_by_the_user_is_used_not_doubled() -> None:
+    from trainer.callbacks import History, ProgbarLogger
+
+    class Lines:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def write(self, text: str) -> None:
+            self.text += text
+
+        def flush(self) -> None:
+            pass
+
+    mine, out = History(), Lines()
+    model = small_model()
+    returned = await model.fit_async(X, Y, epochs=2, verbose=2, callbacks=[mine, ProgbarLogger(out)])
+    assert returned is mine and model.history is mine
+    assert mine.epoch == [0, 1]
+    assert out.text.count("Epoch 1/2") == 1
+
+
+async def test_cancelling_while_a_slow_queued_callback_has_a_full_queue_returns_promptly() -> None:
+    class Slow(Callback):
+        queue_size = 2
+
+        async def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            await anyio.sleep(5)
+
+    class Inline(Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            pass
+
+    model = small_model()
+    with anyio.fail_after(4):  # without the fix this hangs for the queued callback's 5 s sleeps, or forever
+        with anyio.move_on_after(0.3):
+            await model.fit_async(X, Y, batch_size=1, epochs=50, verbose=0, callbacks=[Slow(), Inline()])
+
+
+async def test_many_runs_at_once_never_wait_for_each_others_threads() -> None:
+    class QueuedLog(Callback):
+        delivery = "queued"
+        queue_size = 4
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            pass
+
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    tokens, limiter.total_tokens = limiter.total_tokens, 2  # as if the application used up the rest
+    try:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(lambda: small_model().fit_async(X, Y, batch_size=1, epochs=3, verbose=0, callbacks=[QueuedLog()]))
+    finally:
+        limiter.total_tokens = tokens
+
+
+async def test_an_inline_callback_error_is_raised_as_it_is_even_when_queued_ones_lag() -> None:
+    class Slow(Callback):
+        queue_size = 1
+
+        async def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            await anyio.sleep(0.01)
+
+    class Boom(Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            raise ValueError("boom in on_epoch_end")
+
+    model = small_model()
+    with pytest.raises(ValueError, match="boom in on_epoch_end"):
+        await model.fit_async(X, Y, batch_size=8, epochs=3, verbose=0, callbacks=[Slow(), Boom()])
+    assert model.optimizer.iterations == 8, "training stopped at the epoch whose hook raised"
+
+
+async def test_no_hook_runs_after_fit_async_is_cancelled() -> None:
+    seen: list[str] = []
+    started = anyio.Event()
+
+    class Marks(Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            started.set()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            seen.append("epoch_end")
+
+        def on_train_end(self, logs: Any = None) -> None:
+            seen.append("train_end")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: small_model().fit_async(X, Y, batch_size=1, epochs=100, verbose=0, callbacks=[Marks()]))
+        await started.wait()
+        tg.cancel_scope.cancel()
+    assert "train_end" not in seen

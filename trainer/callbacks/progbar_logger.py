@@ -16,19 +16,20 @@ _BAR_WIDTH = 20
 class ProgbarLogger(Callback):
     """Prints progress as Keras does: ``verbose=1`` a live bar per epoch, ``verbose=2`` a line per epoch.
 
-    It is queued with ``keep_latest``: rendering never slows training, and when it falls behind,
-    batch updates collapse to the newest while epoch lines are all printed, in order.
+    It is queued: writing to a slow terminal runs beside training, which waits only if more than
+    ``queue_size`` events pile up, and it loses nothing: every epoch line is printed, in order. Like Keras's progress bar, it redraws the bar at most every
+    ``interval`` seconds, so when it falls behind it skips stale batch updates cheaply and catches up.
     """
 
     delivery = "queued"
-    queue_size = 8
-    queue_overflow = "keep_latest"
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, interval: float = 0.05) -> None:
         super().__init__()
         self.stream = stream
+        self.interval = interval
         self._fitting = False
         self._started = 0.0
+        self._drawn = 0.0
 
     @property
     def verbose(self) -> int:
@@ -74,8 +75,12 @@ class ProgbarLogger(Callback):
         self._render(self.params["steps"], {}, final=True)
 
     def _render(self, done: int, logs: dict[str, Any], *, final: bool) -> None:
+        now = time.monotonic()
+        if not final and now - self._drawn < self.interval:
+            return
+        self._drawn = now
         steps = self.params["steps"]
-        elapsed = time.monotonic() - self._started
+        elapsed = now - self._started
         per_step = _per_step(elapsed / max(done, 1))
         metrics = "".join(f" - {key}: {_number(value)}" for key, value in logs.items())
         if self.verbose == 2:

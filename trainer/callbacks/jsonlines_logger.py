@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
-
-import numpy as np
 
 from trainer.events import (
     LIFECYCLE_EVENTS,
@@ -24,6 +21,7 @@ from trainer.events import (
     TrainBegin,
     TrainEnd,
 )
+from trainer.json_values import jsonable
 from trainer.lookup import unknown_name_message
 
 from .appending import append_whole
@@ -87,7 +85,7 @@ class JSONLinesLogger(Callback):
             record: dict[str, Any] = {"run": self._run_id, "event": event.__name__, "hook": hook}
             if index_name is not None:
                 record[index_name] = index[0]
-            record["logs"] = _jsonable(dict(logs or {}))
+            record["logs"] = jsonable(dict(logs or {}))
             record["time"] = time.time()
             append_whole(self.path, json.dumps(record, allow_nan=False, default=repr) + "\n")
 
@@ -112,15 +110,3 @@ def _selected_hooks(events: EventSelection) -> tuple[str, ...]:
                 f"EpochEnd; got {item!r}"
             )
     return tuple(hook for hook in _EVENT_OF_HOOK if hook in selected)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.ndarray, np.generic)):
-        value = value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # strict JSON has no NaN or Infinity
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    return value

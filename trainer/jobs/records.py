@@ -7,7 +7,7 @@ from typing import Any
 from eventbus import Event
 
 # One conversion of log values to strict JSON for the whole engine: the JSON-lines logger's.
-from trainer.callbacks.jsonlines_logger import _jsonable as jsonable
+from trainer.json_values import jsonable
 from trainer.events import BatchEvent, EpochEvent, LifecycleEvent
 
 from .events import JobStatusChanged

@@ -5,6 +5,8 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+import anyio
+
 from .event import Event
 
 if TYPE_CHECKING:
@@ -45,6 +47,22 @@ class EventStream(Generic[E]):
             raise StopAsyncIteration
         self.subscription.delivered += 1
         return mailbox.take_one()  # type: ignore[return-value]
+
+    async def receive_batch(self) -> list[E]:
+        """Wait for an event, then return every event waiting, oldest first (at most the queue's size).
+
+        For a reader that pays per read rather than per event (a socket write, a database
+        transaction): the further it falls behind, the more each read carries. Raises
+        :class:`anyio.EndOfStream` once the stream is closed and every queued event has been read.
+        """
+        mailbox = self.subscription.mailbox
+        assert mailbox is not None
+        await mailbox.wait_for_items()
+        if not mailbox:
+            raise anyio.EndOfStream
+        batch = mailbox.take_all()
+        self.subscription.delivered += len(batch)
+        return batch  # type: ignore[return-value]
 
     async def aclose(self) -> None:
         """Stop receiving events; those already queued can still be read."""

@@ -20,10 +20,12 @@ import argparse
 import dataclasses
 import functools
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 import trainer
+from eventbus import Event
 from trainer.jobs import (
     JobLimitError,
     JobManager,
@@ -240,13 +243,42 @@ async def job_events(request: Request) -> Response:
         return problem(422, "invalid query", [{"field": "level", "reason": f"must be epoch or batch; got {level!r}"}])
     events = jobs_of(request).follow(request.path_params["job_id"], level=level)  # type: ignore[arg-type]
 
+    encoded = request.app.state.encoded
+
     async def sse() -> AsyncIterator[str]:
         # Starlette cancels this when the client goes away; leaving the stream unsubscribes it.
+        # One write per read, of every event waiting: a client that falls behind costs fewer writes.
         async with events:
-            async for event in events:
-                yield f"event: {type(event).__name__}\ndata: {json.dumps(event_record(event))}\n\n"
+            while True:
+                try:
+                    batch = await events.receive_batch()
+                except anyio.EndOfStream:
+                    return
+                yield "".join(map(encoded, batch))
 
     return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+class EncodedEvents:
+    """Each event as a Server-Sent Event, encoded once however many clients receive it.
+
+    The bus hands one event object to every stream, so it is remembered by identity: the last
+    ``size`` events, each held (so its id is not reused) until it leaves the memo.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._memo: OrderedDict[int, tuple[Event, str]] = OrderedDict()
+
+    def __call__(self, event: Event) -> str:
+        held = self._memo.get(id(event))
+        if held is not None and held[0] is event:
+            return held[1]
+        text = f"event: {type(event).__name__}\ndata: {json.dumps(event_record(event))}\n\n"
+        self._memo[id(event)] = (event, text)
+        if len(self._memo) > self._size:
+            self._memo.popitem(last=False)
+        return text
 
 
 def described(request: Request, job_id: str) -> dict[str, Any]:
@@ -259,7 +291,7 @@ def create_app(*, workdir: str | None = None, max_concurrent: int = 2, history: 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with JobManager(workdir=workdir, max_concurrent=max_concurrent, history=history) as jobs:
-            app.state.jobs, app.state.configs = jobs, {}
+            app.state.jobs, app.state.configs, app.state.encoded = jobs, {}, EncodedEvents()
             yield
 
     routes = [

@@ -115,9 +115,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--samples", type=int, default=4096)
     parser.add_argument("--level", choices=["epoch", "batch"], default="batch")
+    parser.add_argument("--max-concurrent", type=int, default=None, help="jobs training at once (default: --jobs)")
     args = parser.parse_args()
     port = free_port()
-    command = [sys.executable, str(SERVICE), "--port", str(port), "--max-concurrent", str(args.jobs)]
+    command = [sys.executable, str(SERVICE), "--port", str(port), "--max-concurrent", str(args.max_concurrent or args.jobs)]
     with subprocess.Popen(command) as service:
         try:
             results = anyio.run(measure, args, f"http://127.0.0.1:{port}")

@@ -45,3 +45,33 @@ async def test_slow_stream_with_keep_latest_never_holds_the_publisher() -> None:
                 await bus.publish(Ping(n))
         assert await stream.__anext__() == Ping(99)
         assert stream.subscription.stats.dropped == 99
+
+
+async def test_receive_batch_takes_everything_waiting_in_order_then_ends() -> None:
+    async with EventBus() as bus:
+        stream = bus.stream(Ping, maxsize=8)
+        for n in range(5):
+            await bus.publish(Ping(n))
+        assert await stream.receive_batch() == [Ping(n) for n in range(5)]
+        await bus.publish(Ping(5))
+        await stream.aclose()
+        assert await stream.receive_batch() == [Ping(5)]  # queued before closing: still read
+        assert stream.subscription.stats.delivered == 6
+        with pytest.raises(anyio.EndOfStream):
+            await stream.receive_batch()
+
+
+async def test_receive_batch_waits_for_the_first_event() -> None:
+    async with EventBus() as bus:
+        stream = bus.stream(Ping)
+        batches: list[list[Ping]] = []
+        async with anyio.create_task_group() as tg:
+
+            async def reader() -> None:
+                batches.append(await stream.receive_batch())
+
+            tg.start_soon(reader)
+            await anyio.wait_all_tasks_blocked()
+            assert batches == []  # nothing published yet: the reader waits
+            await bus.publish(Ping(1))
+        assert batches == [[Ping(1)]]

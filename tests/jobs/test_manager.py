@@ -168,6 +168,25 @@ async def test_a_late_follower_gets_the_history_then_the_rest_and_the_stream_end
     assert seen == after
 
 
+async def test_reading_in_batches_gives_what_iterating_gives() -> None:
+    counter = CountBatches(at=(1, 2))
+    async with JobManager() as jobs:
+        job = jobs.submit(spec_builder(epochs=4, callbacks=[counter]))
+        await counter.reached.wait()
+        batched, batches = [], 0
+        async with jobs.follow(job.id) as events:
+            while True:
+                try:
+                    batched += await events.receive_batch()
+                except anyio.EndOfStream:
+                    break
+                batches += 1
+        iterated = [event async for event in jobs.follow(job.id)]
+    assert batches < len(batched)  # the history came in one read
+    assert batched == iterated
+    assert epochs_ended(batched) == [0, 1, 2, 3] and statuses(batched)[-1] == "completed"
+
+
 async def test_a_follower_that_never_reads_does_not_hold_training() -> None:
     async with JobManager(max_concurrent=2) as jobs:
         first = jobs.submit(spec_builder(epochs=30))

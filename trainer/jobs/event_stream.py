@@ -6,6 +6,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import anyio
+
 from eventbus import Event, EventStream
 
 from .events import JobStatusChanged
@@ -41,9 +43,25 @@ class JobEventStream:
         if self._done:
             raise StopAsyncIteration
         event = await self._live.__anext__()
-        if isinstance(event, JobStatusChanged) and event.status.finished:
-            self._done = True
+        self._done = _is_finish(event)
         return event
+
+    async def receive_batch(self) -> list[Event]:
+        """Every event ready to read, in order: the history at first, then what waits in the live
+        stream (waiting for one if none does). Raises :class:`anyio.EndOfStream` where iteration
+        would stop. For a reader that pays per read, such as a socket write."""
+        if self._backlog:
+            batch = list(self._backlog)
+            self._backlog.clear()
+            return batch
+        if self._done:
+            raise anyio.EndOfStream
+        batch = await self._live.receive_batch()
+        for index, event in enumerate(batch):
+            if _is_finish(event):
+                self._done = True
+                return batch[: index + 1]
+        return batch
 
     async def aclose(self) -> None:
         """Stop receiving events; what is already waiting can still be read."""
@@ -56,3 +74,7 @@ class JobEventStream:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _is_finish(event: Event) -> bool:
+    return isinstance(event, JobStatusChanged) and event.status.finished

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.from_thread
 
@@ -14,8 +14,11 @@ from eventbus import EventBus
 from .callbacks.callback import Callback
 from .callbacks.subscriber import discard_deferred_work, subscribe_callback
 from .events import LIFECYCLE_EVENTS, LifecycleEvent
+from .turns import current_turns
 
 __all__ = ["Run", "open_run"]
+
+T = TypeVar("T")
 
 _SKIP, _HAND_OVER, _WAIT = 0, 1, 2
 _run_numbers = itertools.count(1)
@@ -31,12 +34,27 @@ class Run:
     An event nobody receives is never made. One that only queued subscribers receive is handed
     to the event loop without waiting; one with inline subscribers waits for them, so what they do
     (``stop_training``, a new learning rate, keys added to ``logs``) takes effect before the next step.
+
+    Started inside :func:`~trainer.turns.taking_turns`, the run computes only in its turn, passing
+    it on between steps when its slice is over, and while it waits for inline subscribers.
     """
 
     def __init__(self, bus: EventBus, run_id: str) -> None:
         self.bus = bus
         self.id = run_id
         self._routes = {event_type: _route(bus, event_type) for event_type in LIFECYCLE_EVENTS}
+        turns = current_turns()
+        self._turn = None if turns is None else turns.turn()
+
+    def compute(self, loop: Callable[[], T]) -> T:
+        """Call ``loop`` (in the compute thread), in turn with other runs if they take turns."""
+        if self._turn is None:
+            return loop()
+        self._turn.take()
+        try:
+            return loop()
+        finally:
+            self._turn.give_back()
 
     def wants(self, event_type: type[LifecycleEvent]) -> bool:
         """Whether anyone receives ``event_type``; if not, there is no need to compute its logs."""
@@ -48,15 +66,26 @@ class Run:
         Nothing is published once the run is cancelled: no hook runs after the cancellation.
         """
         route = self._routes[event_type]
-        if route != _SKIP:
-            anyio.from_thread.check_cancelled()
-            self.bus.publish_threadsafe(event_type(run=self.id, logs=logs, **index), wait=route == _WAIT)
+        if route == _SKIP:
+            return
+        anyio.from_thread.check_cancelled()
+        event = event_type(run=self.id, logs=logs, **index)
+        if route == _WAIT and self._turn is not None:
+            self._turn.give_back()  # nobody else's step waits for this run's subscribers
+            try:
+                self.bus.publish_threadsafe(event, wait=True)
+            finally:
+                self._turn.take()
+        else:
+            self.bus.publish_threadsafe(event, wait=route == _WAIT)
 
     def checkpoint(self) -> None:
         """Between steps: raise if the awaiting task was cancelled or a queued callback failed."""
         anyio.from_thread.check_cancelled()
         if self.bus.has_failures:
             raise QueuedCallbackFailed
+        if self._turn is not None:
+            self._turn.pass_if_due()
 
 
 def _route(bus: EventBus, event_type: type[LifecycleEvent]) -> int:

@@ -24,7 +24,7 @@ from .callbacks.history import History
 from .callbacks.progbar_logger import ProgbarLogger
 from .loops import evaluate_loop, fit_loop, predict_loop
 from .random import make_generator
-from .run import open_run
+from .run import Run, open_run
 from .validation import Batch
 
 __all__ = ["Trainer"]
@@ -89,7 +89,7 @@ class Trainer:
                 epochs=epochs, initial_epoch=initial_epoch, validation_freq=validation_freq,
                 steps_per_execution=self.steps_per_execution,
             )  # fmt: skip
-            await _compute(loop)
+            await _compute(run, loop)
         return history
 
     async def evaluate_async(
@@ -115,7 +115,7 @@ class Trainer:
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
         async with open_run("evaluate", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(evaluate_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
-            await _compute(loop)
+            await _compute(run, loop)
         return self._results(return_dict)  # type: ignore[attr-defined,no-any-return]
 
     async def predict_async(
@@ -137,7 +137,7 @@ class Trainer:
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
         async with open_run("predict", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(predict_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
-            return await _compute(loop)
+            return await _compute(run, loop)
 
     def fit(
         self,
@@ -248,10 +248,10 @@ def _with_defaults(callbacks: Sequence[Callback] | None, verbosity: int, *, fitt
     return given
 
 
-async def _compute(loop: Callable[[], T]) -> T:
+async def _compute(run: Run, loop: Callable[[], T]) -> T:
     """Run a loop in a worker thread of its own: it must never wait for a thread slot that the
     callbacks it is waiting for hold (anyio's default limit is shared by the whole application)."""
-    return await anyio.to_thread.run_sync(loop, limiter=anyio.CapacityLimiter(1))
+    return await anyio.to_thread.run_sync(partial(run.compute, loop), limiter=anyio.CapacityLimiter(1))
 
 
 def _shuffle_seed() -> int:

@@ -1,0 +1,121 @@
+"""Compute turns: concurrent runs take turns at training, a time slice each, instead of all at once.
+
+In CPython the steps of a small model are mostly interpreter work under the GIL, so several runs
+computing at the same moment do not finish sooner: their threads hand the GIL to one another
+thousands of times a second, and the event loop waits behind them for its own turn at the GIL. Taking
+turns keeps the runs progressing together while only ``slots`` threads compete at a time.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import anyio.from_thread
+
+__all__ = ["ComputeTurns", "Turn", "current_turns", "taking_turns"]
+
+_CANCEL_POLL_SECONDS = 0.02
+
+
+class ComputeTurns:
+    """At most ``slots`` compute threads train at a time; the others wait their turn, first come first served.
+
+    A thread holds its turn for at least ``slice_seconds``, and passes it on at the first step
+    boundary after that if another is waiting, then queues again behind it. A waiting thread notices
+    its run's cancellation within 20 ms. Thread-safe; used from the runs' compute threads.
+    """
+
+    def __init__(self, slots: int = 1, slice_seconds: float = 0.01) -> None:
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+            raise ValueError(f"ComputeTurns: slots must be a positive integer; got {slots!r}")
+        if not isinstance(slice_seconds, (int, float)) or isinstance(slice_seconds, bool) or not slice_seconds > 0:
+            raise ValueError(f"ComputeTurns: slice_seconds must be a positive number; got {slice_seconds!r}")
+        self.slots = slots
+        self.slice_seconds = float(slice_seconds)
+        self._free = slots
+        self._waiting: deque[threading.Lock] = deque()
+        self._lock = threading.Lock()
+
+    def turn(self) -> Turn:
+        """A turn for one compute thread, not yet taken."""
+        return Turn(self)
+
+    def _acquire(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            baton = threading.Lock()
+            baton.acquire()
+            self._waiting.append(baton)
+        while not baton.acquire(timeout=_CANCEL_POLL_SECONDS):
+            try:
+                anyio.from_thread.check_cancelled()
+            except BaseException:
+                self._withdraw(baton)
+                raise
+
+    def _withdraw(self, baton: threading.Lock) -> None:
+        with self._lock:
+            if baton in self._waiting:
+                self._waiting.remove(baton)
+                return
+        self._release()  # handed over while giving up: pass it on
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()  # straight to the next in line: nobody barges in
+            else:
+                self._free += 1
+
+    def _others_wait(self) -> bool:
+        return bool(self._waiting)
+
+
+class Turn:
+    """One compute thread's place in a :class:`ComputeTurns`."""
+
+    def __init__(self, turns: ComputeTurns) -> None:
+        self._turns = turns
+        self._since: float | None = None
+
+    def take(self) -> None:
+        """Wait for the turn (cancellable from the awaiting task)."""
+        self._turns._acquire()
+        self._since = time.monotonic()
+
+    def pass_if_due(self) -> None:
+        """Between steps: after a full slice, let the next waiting thread go first."""
+        since = self._since
+        if since is not None and time.monotonic() - since >= self._turns.slice_seconds and self._turns._others_wait():
+            self.give_back()
+            self.take()
+
+    def give_back(self) -> None:
+        if self._since is not None:
+            self._since = None
+            self._turns._release()
+
+
+_current: contextvars.ContextVar[ComputeTurns | None] = contextvars.ContextVar("trainer_compute_turns", default=None)
+
+
+def current_turns() -> ComputeTurns | None:
+    """The turns that runs started in this context take, if any."""
+    return _current.get()
+
+
+@contextmanager
+def taking_turns(turns: ComputeTurns) -> Iterator[None]:
+    """Runs started inside this block (and the tasks it starts) take turns at ``turns``."""
+    token = _current.set(turns)
+    try:
+        yield
+    finally:
+        _current.reset(token)

@@ -13,7 +13,7 @@ import anyio
 import anyio.abc
 
 from .errors import BusClosedError, DeliveryError, HandlerFailure, QueueFullError, UndeliveredEventsError
-from .event import Event, check_event_type, check_publishable, known_event_types
+from .event import Event, check_event_type, check_event_types, check_publishable, known_event_types
 from .handlers import check_handler, is_noop_hook
 from .handoff import ThreadHandoff
 from .mailbox import OVERFLOW_POLICIES, Mailbox, Overflow
@@ -99,7 +99,7 @@ class EventBus:
 
     def subscribe(
         self,
-        event_type: type[E],
+        event_type: type[E] | tuple[type[E], ...],
         handler: Callable[[E], Any],
         *,
         mode: Mode = "inline",
@@ -110,6 +110,10 @@ class EventBus:
         where: Callable[[E], bool] | None = None,
     ) -> Subscription:
         """Call ``handler(event)`` for every event of ``event_type`` or a subclass.
+
+        ``event_type`` may be a tuple of types, as for ``isinstance``. Types are matched once per
+        published type and remembered, so a subscriber costs nothing for the types it does not take;
+        prefer them to a ``where`` filter, which is called for every event.
 
         ``handler`` may be ``def`` or ``async def``. ``mode="inline"`` calls it inside
         :meth:`publish`; ``mode="queued"`` gives it a queue of ``maxsize`` events and a task of its
@@ -123,7 +127,7 @@ class EventBus:
         subscriber receives only the events for which it returns true (one run's events, say).
         """
         check_handler(handler)
-        types = (check_event_type(event_type),)
+        types = check_event_types(event_type)
 
         def route(published: type[Event]) -> Callable[[Any], Any] | None:
             return handler if issubclass(published, types) else None
@@ -163,19 +167,20 @@ class EventBus:
 
     def stream(
         self,
-        event_type: type[E],
+        event_type: type[E] | tuple[type[E], ...],
         *,
         maxsize: int = DEFAULT_MAXSIZE,
         overflow: Overflow = "block",
         where: Callable[[E], bool] | None = None,
     ) -> EventStream[E]:
-        """An async iterator of the events of ``event_type`` published from now on; see :class:`EventStream`."""
-        types = (check_event_type(event_type),)
+        """An async iterator of the events of ``event_type`` (a type or a tuple of types) published
+        from now on; see :class:`EventStream`."""
+        types = check_event_types(event_type)
 
         def route(published: type[Event]) -> Callable[[Any], Any] | None:
             return _read_by_stream if issubclass(published, types) else None
 
-        label = f"stream({event_type.__qualname__})"
+        label = f"stream({', '.join(t.__qualname__ for t in types)})"
         subscription = self._add(label, types, route, "queued", maxsize, overflow, "raise", where=where, consumer=False)
         return EventStream(subscription)
 

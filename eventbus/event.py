@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar, TypeVar
 
-__all__ = ["Event", "check_event_type", "check_publishable", "known_event_types"]
+__all__ = ["Event", "check_event_type", "check_event_types", "check_publishable", "known_event_types"]
 
 E = TypeVar("E", bound="Event")
 
@@ -46,6 +46,15 @@ def check_event_type(event_type: object) -> type[Event]:
             f"event type must be a subclass of eventbus.Event; got {event_type!r}"
         )
     return event_type
+
+
+def check_event_types(event_types: object) -> tuple[type[Event], ...]:
+    """``event_types`` (one :class:`Event` subclass, or a non-empty tuple of them) as a tuple."""
+    if isinstance(event_types, tuple):
+        if not event_types:
+            raise TypeError("event types must be an Event subclass or a non-empty tuple of them; got ()")
+        return tuple(check_event_type(event_type) for event_type in event_types)
+    return (check_event_type(event_types),)
 
 
 def check_publishable(event_type: type[Event]) -> None:

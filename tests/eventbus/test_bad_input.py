@@ -25,13 +25,19 @@ async def test_coroutine_object_instead_of_function() -> None:
             bus.subscribe(Ping, handler(Ping(0)))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("not_an_event_type", [int, "Ping", Ping(1), None])
+@pytest.mark.parametrize("not_an_event_type", [int, "Ping", Ping(1), None, (Ping, int)])
 async def test_event_type_that_is_not_an_event_subclass(not_an_event_type: object) -> None:
     async with EventBus() as bus:
         with pytest.raises(TypeError, match="must be a subclass of eventbus.Event"):
             bus.subscribe(not_an_event_type, print)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="must be a subclass of eventbus.Event"):
             bus.stream(not_an_event_type)  # type: ignore[arg-type]
+
+
+async def test_an_empty_tuple_of_event_types() -> None:
+    async with EventBus() as bus:
+        with pytest.raises(TypeError, match=r"a non-empty tuple of them; got \(\)"):
+            bus.subscribe((), print)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import pytest
 
 from eventbus import EventBus
 
-from .events import LoudPing, Ping, Pong
+from .events import LoudPing, Ping, Pong, Unheard
 
 pytestmark = pytest.mark.anyio
 
@@ -34,6 +34,23 @@ async def test_subscribing_to_a_base_class_receives_subclasses_only_where_they_m
         await bus.publish(Pong(3))
     assert pings == [Ping(1), LoudPing(2)]
     assert louds == [LoudPing(2)]
+
+
+async def test_a_tuple_of_types_receives_each_and_its_where_filter_sees_only_those() -> None:
+    received: list[object] = []
+    filtered: list[object] = []
+
+    def where(event: Ping | Pong) -> bool:
+        filtered.append(event)
+        return event.n > 0
+
+    async with EventBus() as bus:
+        bus.subscribe((Pong, LoudPing), received.append, where=where)
+        for event in (Ping(1), LoudPing(2), Pong(0), Pong(3), Unheard(4)):
+            await bus.publish(event)
+        assert [s.name for s in bus.subscribers_of(Ping)] == []
+    assert received == [LoudPing(2), Pong(3)]
+    assert filtered == [LoudPing(2), Pong(0), Pong(3)]  # never called for the types it does not take
 
 
 async def test_inline_exception_reaches_the_publisher_and_stops_later_subscribers() -> None:

@@ -75,3 +75,12 @@ async def test_receive_batch_waits_for_the_first_event() -> None:
             assert batches == []  # nothing published yet: the reader waits
             await bus.publish(Ping(1))
         assert batches == [[Ping(1)]]
+
+
+async def test_a_stream_of_several_types() -> None:
+    async with EventBus() as bus:
+        stream = bus.stream((Ping, Pong))
+        assert stream.subscription.name == "stream(Ping, Pong)"
+        await bus.publish(Ping(1))
+        await bus.publish(Pong(2))
+        assert await stream.receive_batch() == [Ping(1), Pong(2)]

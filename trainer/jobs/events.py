@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Literal
 
 from eventbus import Event
-from trainer.events import BatchEvent, LifecycleEvent
+from trainer.events import LIFECYCLE_EVENTS, BatchEvent, LifecycleEvent
 
 from .status import JobStatus
 
-__all__ = ["JobStatusChanged", "Level", "at_level", "events_of_job"]
+__all__ = ["JobStatusChanged", "Level", "at_level", "level_types", "of_job"]
 
 Level = Literal["epoch", "batch"]
 """``"epoch"``: every event but the per-batch ones, and status changes. ``"batch"``: all of them."""
@@ -35,17 +35,25 @@ class JobStatusChanged(Event):
 
 def at_level(event: Event, level: Level) -> bool:
     """Whether ``event`` belongs to what ``level`` selects."""
-    return level == "batch" or not isinstance(event, BatchEvent)
+    return at_level_type(type(event), level)
 
 
-def events_of_job(job_id: str, level: Level) -> Callable[[Event], bool]:
-    """A ``where`` filter for a bus: the lifecycle and status events of one job, at ``level``."""
+def level_types(level: Level) -> tuple[type[Event], ...]:
+    """The event types ``level`` selects, to subscribe to: the bus then never offers the others."""
     if level not in LEVELS:
         raise ValueError(f"level must be 'epoch' or 'batch'; got {level!r}")
+    lifecycle = (event_type for event_type in LIFECYCLE_EVENTS if at_level_type(event_type, level))
+    return (*lifecycle, JobStatusChanged)
+
+
+def at_level_type(event_type: type[Event], level: Level) -> bool:
+    return level == "batch" or not issubclass(event_type, BatchEvent)
+
+
+def of_job(job_id: str) -> Callable[[Event], bool]:
+    """A ``where`` filter for a bus: the events of one job (those of :func:`level_types` carry ``run``)."""
 
     def selected(event: Event) -> bool:
-        return (
-            isinstance(event, (LifecycleEvent, JobStatusChanged)) and event.run == job_id and at_level(event, level)
-        )
+        return getattr(event, "run", None) == job_id
 
     return selected

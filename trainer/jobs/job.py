@@ -81,9 +81,8 @@ class Job:
         self._history.append(event)
         return event
 
-    def observe(self, event: LifecycleEvent, *, record: bool) -> None:
-        """Take note of one of the job's lifecycle events (called on the event loop, for each)."""
+    def observe(self, event: LifecycleEvent) -> None:
+        """Record one of the job's lifecycle events (called on the event loop, for each it keeps)."""
         if isinstance(event, EpochEnd):
             self.epoch, self.logs = event.epoch, event.logs
-        if record:
-            self._history.append(event)
+        self._history.append(event)

@@ -6,19 +6,20 @@ import logging
 import os
 import tempfile
 import uuid
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, nullcontext
 from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 import anyio.to_thread
 
-from eventbus import Event, EventBus
+from eventbus import EventBus
 from trainer.events import LIFECYCLE_EVENTS, LifecycleEvent
+from trainer.turns import ComputeTurns, taking_turns
 
 from .errors import JobLimitError, JobStateError, UnknownJobError
 from .event_stream import JobEventStream
-from .events import LEVELS, Level, at_level, events_of_job
+from .events import LEVELS, Level, at_level, level_types, of_job
 from .job import Job
 from .spec import Build, TrainingSpec
 from .status import JobStatus
@@ -64,6 +65,7 @@ class JobManager:
         max_queued: int = 100,
         history: int = 256,
         history_level: Level = "epoch",
+        compute_slots: int | None = 1,
     ) -> None:
         for name, value in (("max_concurrent", max_concurrent), ("max_queued", max_queued), ("history", history)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -75,6 +77,7 @@ class JobManager:
         self.max_queued = max_queued
         self.history_size = history
         self.history_level = history_level
+        self.turns = None if compute_slots is None else ComputeTurns(compute_slots)
         self._owns_bus = bus is None
         self._workdir = None if workdir is None else os.fspath(workdir)
         self._jobs: dict[str, Job] = {}
@@ -95,7 +98,8 @@ class JobManager:
                 await stack.enter_async_context(self.bus)
             if self._workdir is None:
                 self._workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="trainer-jobs-"))
-            stack.enter_context(self.bus.subscribe(LifecycleEvent, self._observe, name="job manager"))
+            observed = tuple(t for t in level_types(self.history_level) if issubclass(t, LifecycleEvent))
+            stack.enter_context(self.bus.subscribe(observed, self._observe, name="job manager"))
             self._task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(self._cancel_all)  # runs first on leaving: the task group then has nothing to wait for
             self._stack = stack.pop_all()
@@ -184,7 +188,7 @@ class JobManager:
         job = self.get(job_id)
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < MIN_FOLLOW_MAXSIZE:
             raise ValueError(f"maxsize must be an integer >= {MIN_FOLLOW_MAXSIZE}; got {maxsize!r}")
-        live = self.bus.stream(Event, maxsize=maxsize, overflow="keep_latest", where=events_of_job(job.id, level))
+        live = self.bus.stream(level_types(level), maxsize=maxsize, overflow="keep_latest", where=of_job(job.id))
         # No await between subscribing and reading the history: no event falls between the two.
         backlog = [event for event in job.history() if at_level(event, level)]
         return JobEventStream(backlog, live, finished=job.status.finished)
@@ -223,7 +227,8 @@ class JobManager:
         if not isinstance(spec, TrainingSpec):
             raise TypeError(f"the build of job {job.id} returned {type(spec).__name__}, not a TrainingSpec")
         assert self._workdir is not None
-        await spec.fit(bus=self.bus, run_id=job.id, backup_dir=os.path.join(self._workdir, job.id))
+        with taking_turns(self.turns) if self.turns is not None else nullcontext():
+            await spec.fit(bus=self.bus, run_id=job.id, backup_dir=os.path.join(self._workdir, job.id))
 
     async def _announce(self, job: Job) -> None:
         # Recorded and published in one step, so a follower sees each status event exactly once.
@@ -232,7 +237,7 @@ class JobManager:
     def _observe(self, event: LifecycleEvent) -> None:
         job = self._jobs.get(event.run)
         if job is not None:
-            job.observe(event, record=at_level(event, self.history_level))
+            job.observe(event)
 
     def _check_room(self) -> None:
         waiting = sum(job.status is JobStatus.QUEUED for job in self._jobs.values())

@@ -285,12 +285,15 @@ def described(request: Request, job_id: str) -> dict[str, Any]:
     return {**job_record(jobs_of(request).get(job_id)), "config": request.app.state.configs.get(job_id)}
 
 
-def create_app(*, workdir: str | None = None, max_concurrent: int = 2, history: int = 256) -> Starlette:
+def create_app(
+    *, workdir: str | None = None, max_concurrent: int = 2, compute_slots: int | None = 1, history: int = 256
+) -> Starlette:
     """The service; its job manager lives as long as the app (jobs still running at shutdown are cancelled)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with JobManager(workdir=workdir, max_concurrent=max_concurrent, history=history) as jobs:
+        manager = JobManager(workdir=workdir, max_concurrent=max_concurrent, compute_slots=compute_slots, history=history)
+        async with manager as jobs:
             app.state.jobs, app.state.configs, app.state.encoded = jobs, {}, EncodedEvents()
             yield
 
@@ -312,9 +315,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--max-concurrent", type=int, default=2, help="jobs training at once")
+    parser.add_argument("--compute-slots", type=int, default=1, help="jobs computing at one moment; 0: all that run")
     parser.add_argument("--workdir", default=None, help="where backups go (default: a temporary directory)")
     args = parser.parse_args()
-    app = create_app(workdir=args.workdir, max_concurrent=args.max_concurrent)
+    app = create_app(workdir=args.workdir, max_concurrent=args.max_concurrent, compute_slots=args.compute_slots or None)
     # Open event streams would otherwise hold a shutdown until their jobs end.
     uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=2, log_level="warning")
 

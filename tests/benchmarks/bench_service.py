@@ -1,17 +1,21 @@
 """The training service under load: 8 jobs training, 50 Server-Sent-Event clients connected.
 
-    python -m tests.benchmarks.bench_service [--jobs 8] [--clients 50] [--epochs 6] [--level batch]
+    python -m tests.benchmarks.bench_service [--jobs 8] [--clients 50] [--epochs 12] [--levels epoch batch]
 
-Runs ``examples/service.py`` in its own process on 127.0.0.1 and prints JSON lines: ``GET /jobs``
-latency (p50, p99) while the jobs train, events per second delivered to the clients, and the jobs'
-training throughput (samples per second, all jobs together) against one job training alone, measured
-in the same run. Needs the ``service`` and ``test`` extras (httpx).
+Runs ``examples/service.py`` in its own process on 127.0.0.1 and prints JSON lines, one per event
+level the clients ask for: ``GET /jobs`` latency (p50, p99) while the jobs train, events per second
+delivered to the clients, and the jobs' training throughput (samples per second, all jobs together)
+against one job training alone, each alone run just before its together run in the same service.
+Figures are medians over ``--repeats`` repetitions; the latencies pool every request. The clients
+run in this process, on the same cores as the service: ``client_cpu_s`` says what they used. Needs
+the ``service`` and ``test`` extras (httpx).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import socket
 import statistics
 import subprocess
@@ -77,48 +81,69 @@ async def poll_latency(client: httpx.AsyncClient, latencies: list[float], stop: 
         await anyio.sleep(0.02)
 
 
-async def measure(args: argparse.Namespace, base_url: str) -> list[dict[str, Any]]:
+async def once(client: httpx.AsyncClient, args: argparse.Namespace, level: str, latencies: list[float]) -> dict[str, Any]:
+    """One job alone, then ``args.jobs`` together with the clients following them at ``level``."""
     request = {"dataset": "synthetic", "layers": [64, 64], "samples": args.samples, "batch_size": 32, "epochs": args.epochs}
+    alone = await wait_finished(client, [await train(client, request)])
+    job_ids = [await train(client, request) for _ in range(args.jobs)]
+    counts, stop = [0], anyio.Event()
+    started, cpu_before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    async with anyio.create_task_group() as tg:
+        for index in range(args.clients):
+            tg.start_soon(listen, client, job_ids[index % len(job_ids)], level, counts)
+        tg.start_soon(poll_latency, client, latencies, stop)
+        together = await wait_finished(client, job_ids)
+        stop.set()
+    elapsed, cpu_after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "events_per_s": counts[0] / elapsed,
+        "ratio": samples_per_second(together, args.samples, args.epochs) / samples_per_second(alone, args.samples, args.epochs),
+        "one_job_samples_per_s": samples_per_second(alone, args.samples, args.epochs),
+        "client_cpu_share": (cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime) / elapsed,
+        "statuses": {job["status"] for job in together},
+    }  # fmt: skip
+
+
+async def measure(args: argparse.Namespace, base_url: str) -> list[dict[str, Any]]:
     limits = httpx.Limits(max_connections=args.clients + 10)
+    results = []
     async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
         await wait_until_up(client)
-        alone = await wait_finished(client, [await train(client, request)])
-        alone_rate = samples_per_second(alone, args.samples, args.epochs)
-
-        job_ids = [await train(client, request) for _ in range(args.jobs)]
-        counts, latencies, stop = [0], [], anyio.Event()
-        started = time.perf_counter()
-        async with anyio.create_task_group() as tg:
-            for index in range(args.clients):
-                tg.start_soon(listen, client, job_ids[index % len(job_ids)], args.level, counts)
-            tg.start_soon(poll_latency, client, latencies, stop)
-            together = await wait_finished(client, job_ids)
-            stop.set()
-        elapsed = time.perf_counter() - started
-    together_rate = samples_per_second(together, args.samples, args.epochs)
-    cuts = statistics.quantiles(latencies, n=100)
-    return [
-        {"benchmark": "service", "variant": "GET /jobs latency", "p50_ms": round(cuts[49] * 1e3, 2),
-         "p99_ms": round(cuts[98] * 1e3, 2), "requests": len(latencies), "jobs": args.jobs, "clients": args.clients},
-        {"benchmark": "service", "variant": f"SSE delivery ({args.level} level)", "events": counts[0],
-         "events_per_s": round(counts[0] / elapsed, 1), "clients": args.clients},
-        {"benchmark": "service", "variant": "training throughput", "one_job_samples_per_s": round(alone_rate),
-         "jobs_together_samples_per_s": round(together_rate), "ratio": round(together_rate / alone_rate, 2),
-         "jobs": args.jobs, "statuses": sorted({job["status"] for job in together})},
-    ]  # fmt: skip
+        for level in args.levels:
+            latencies: list[float] = []
+            runs = [await once(client, args, level, latencies) for _ in range(args.repeats)]
+            cuts = statistics.quantiles(latencies, n=100)
+            median = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "statuses"}
+            results.append({
+                "benchmark": "service", "variant": f"{args.jobs} jobs, {args.clients} clients at {level} level",
+                "compute_slots": args.compute_slots or None,
+                "get_jobs_p50_ms": round(cuts[49] * 1e3, 1), "get_jobs_p99_ms": round(cuts[98] * 1e3, 1),
+                "requests": len(latencies), "events_per_s": round(median["events_per_s"]),
+                "throughput_vs_one_job": round(median["ratio"], 2),
+                "ratios": [round(run["ratio"], 2) for run in runs],
+                "one_job_samples_per_s": round(median["one_job_samples_per_s"]),
+                "client_cpu_cores": round(median["client_cpu_share"], 2),
+                "statuses": sorted(set().union(*(run["statuses"] for run in runs))),
+            })  # fmt: skip
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--samples", type=int, default=4096)
-    parser.add_argument("--level", choices=["epoch", "batch"], default="batch")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--levels", nargs="+", choices=["epoch", "batch"], default=["epoch", "batch"])
     parser.add_argument("--max-concurrent", type=int, default=None, help="jobs training at once (default: --jobs)")
+    parser.add_argument("--compute-slots", type=int, default=1, help="jobs computing at one moment; 0: all that run")
     args = parser.parse_args()
     port = free_port()
-    command = [sys.executable, str(SERVICE), "--port", str(port), "--max-concurrent", str(args.max_concurrent or args.jobs)]
+    command = [
+        sys.executable, str(SERVICE), "--port", str(port),
+        "--max-concurrent", str(args.max_concurrent or args.jobs), "--compute-slots", str(args.compute_slots),
+    ]  # fmt: skip
     with subprocess.Popen(command) as service:
         try:
             results = anyio.run(measure, args, f"http://127.0.0.1:{port}")

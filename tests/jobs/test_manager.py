@@ -201,6 +201,8 @@ async def test_a_follower_that_never_reads_does_not_hold_training() -> None:
 async def test_clear_errors() -> None:
     with pytest.raises(ValueError, match="max_concurrent"):
         JobManager(max_concurrent=0)
+    with pytest.raises(ValueError, match="compute_slots must be a positive integer, or None for no turns; got 0"):
+        JobManager(compute_slots=0)
     with pytest.raises(ValueError, match="bus, run_id"):
         spec_builder(epochs=1, run_id="mine")()
     async with JobManager(max_concurrent=1, max_queued=2) as jobs:

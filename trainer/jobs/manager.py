@@ -43,6 +43,11 @@ class JobManager:
       the others wait as ``queued`` (first come, first served; on trio, jobs submitted in one step
       line up in the order trio starts their tasks). At most ``max_queued`` may wait
       (:class:`JobLimitError` past that): nothing is queued without bound.
+    * Running jobs take turns at computing (``compute_slots`` at a time, 1 by default, each for a
+      10 ms slice; see :mod:`trainer.turns`): with the GIL, steps of small models computed at the
+      same moment are no faster, and they keep the event loop waiting. Every running job progresses,
+      the event loop stays responsive, and together they train as fast as one alone.
+      ``compute_slots=None`` lets every running job compute at once.
     * Every run's lifecycle events go on one bus (``bus``, or one the manager owns), tagged with the
       job's id as ``run``, followed by a :class:`JobStatusChanged` at each change of status.
     * Each job keeps its status, last epoch and logs, and its last ``history`` events, epoch-level
@@ -70,6 +75,12 @@ class JobManager:
         for name, value in (("max_concurrent", max_concurrent), ("max_queued", max_queued), ("history", history)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"JobManager: {name} must be a positive integer; got {value!r}")
+        if compute_slots is not None and (
+            isinstance(compute_slots, bool) or not isinstance(compute_slots, int) or compute_slots < 1
+        ):
+            raise ValueError(
+                f"JobManager: compute_slots must be a positive integer, or None for no turns; got {compute_slots!r}"
+            )
         if history_level not in LEVELS:
             raise ValueError(f"JobManager: history_level must be 'epoch' or 'batch'; got {history_level!r}")
         self.bus = bus or EventBus()

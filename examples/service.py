@@ -210,8 +210,8 @@ async def submit_job(request: Request) -> Response:
     job_request, problems = parse_job_request(body)
     if job_request is None:
         return problem(422, "invalid job request", problems)
-    job = jobs_of(request).submit(build_for(job_request), name=f"{job_request.dataset} {list(job_request.layers)}")
-    request.app.state.configs[job.id] = dataclasses.asdict(job_request)
+    name, config = f"{job_request.dataset} {list(job_request.layers)}", dataclasses.asdict(job_request)
+    job = jobs_of(request).submit(build_for(job_request), name=name, info=config)
     return JSONResponse(described(request, job.id), status_code=201, headers={"Location": f"/jobs/{job.id}"})
 
 
@@ -282,7 +282,8 @@ class EncodedEvents:
 
 
 def described(request: Request, job_id: str) -> dict[str, Any]:
-    return {**job_record(jobs_of(request).get(job_id)), "config": request.app.state.configs.get(job_id)}
+    job = jobs_of(request).get(job_id)
+    return {**job_record(job), "config": dict(job.info)}
 
 
 def create_app(
@@ -294,7 +295,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         manager = JobManager(workdir=workdir, max_concurrent=max_concurrent, compute_slots=compute_slots, history=history)
         async with manager as jobs:
-            app.state.jobs, app.state.configs, app.state.encoded = jobs, {}, EncodedEvents()
+            app.state.jobs, app.state.encoded = jobs, EncodedEvents()
             yield
 
     routes = [

@@ -198,9 +198,29 @@ async def test_a_follower_that_never_reads_does_not_hold_training() -> None:
         await stalled.aclose()
 
 
+async def test_past_keep_finished_the_first_to_finish_is_forgotten_with_its_backup(tmp_path: Path) -> None:
+    async with JobManager(workdir=tmp_path, max_concurrent=2, keep_finished=1) as jobs:
+        long = jobs.submit(spec_builder(epochs=400))
+        first = jobs.submit(spec_builder(epochs=1), info={"asked": "first"})
+        assert first.info == {"asked": "first"}
+        await first.wait()
+        second = jobs.submit(spec_builder(epochs=1))
+        await second.wait()
+        assert jobs.list() == [long, second]  # the running job stays, however many finish
+        with pytest.raises(UnknownJobError):
+            jobs.get(first.id)
+        await jobs.cancel(long.id)
+        assert jobs.list() == [long]  # the newest to finish is kept, with its backup
+        jobs.resume(long.id)
+        await jobs.cancel(long.id)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [long.id]
+
+
 async def test_clear_errors() -> None:
     with pytest.raises(ValueError, match="max_concurrent"):
         JobManager(max_concurrent=0)
+    with pytest.raises(ValueError, match="keep_finished must be a positive integer; got 0"):
+        JobManager(keep_finished=0)
     with pytest.raises(ValueError, match="compute_slots must be a positive integer, or None for no turns; got 0"):
         JobManager(compute_slots=0)
     with pytest.raises(ValueError, match="bus, run_id"):

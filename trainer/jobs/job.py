@@ -24,16 +24,20 @@ class Job:
     """A training job of a :class:`~trainer.jobs.JobManager`; read it, the manager changes it.
 
     ``status`` is a :class:`JobStatus`; ``attempts`` counts its runs, the queued one included (1,
-    then one more for each resume); ``epoch`` and ``logs`` are those of the last epoch that ended (None and empty before);
-    ``error`` is why the last run failed. ``history()`` gives the job's latest events, oldest first:
-    at most ``history_size`` of them, older ones forgotten, so a long job holds bounded memory.
+    then one more for each resume); ``epoch`` and ``logs`` are those of the last epoch that ended
+    (None and empty before); ``error`` is why the last run failed; ``info`` is what the application
+    submitted it with. ``history()`` gives the job's latest events, oldest first: at most
+    ``history_size`` of them, older ones forgotten, so a long job holds bounded memory.
     Times are seconds since the Unix epoch.
     """
 
-    def __init__(self, job_id: str, name: str, build: Build, history_size: int) -> None:
+    def __init__(
+        self, job_id: str, name: str, build: Build, history_size: int, *, info: Mapping[str, Any] | None = None
+    ) -> None:
         self.id = job_id
         self.name = name
         self.build = build
+        self.info: Mapping[str, Any] = MappingProxyType(dict(info or {}))
         self.status = JobStatus.QUEUED
         self.attempts = 1
         self.epoch: int | None = None

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import uuid
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack, nullcontext
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -57,6 +60,9 @@ class JobManager:
       (a temporary directory removed on leaving, if not given). ``resume`` trains a cancelled or
       failed job again from its last backup (the epoch after the last one backed up).
     * A job that raises is ``failed``, with the exception's text as ``error``; other jobs go on.
+    * At most ``keep_finished`` finished jobs are kept: past that, the one that finished first is
+      forgotten (``get`` no longer finds it) and its backup deleted, so a long-running service holds
+      bounded memory and disk. Queued and running jobs are never forgotten.
     * Leaving the manager cancels the jobs still queued or running (wait for them first with
       ``await job.wait()``); leaving it on an exception does the same.
     """
@@ -71,8 +77,10 @@ class JobManager:
         history: int = 256,
         history_level: Level = "epoch",
         compute_slots: int | None = 1,
+        keep_finished: int = 1000,
     ) -> None:
-        for name, value in (("max_concurrent", max_concurrent), ("max_queued", max_queued), ("history", history)):
+        limits = {"max_concurrent": max_concurrent, "max_queued": max_queued, "history": history}
+        for name, value in {**limits, "keep_finished": keep_finished}.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"JobManager: {name} must be a positive integer; got {value!r}")
         if compute_slots is not None and (
@@ -88,10 +96,12 @@ class JobManager:
         self.max_queued = max_queued
         self.history_size = history
         self.history_level = history_level
+        self.keep_finished = keep_finished
         self.turns = None if compute_slots is None else ComputeTurns(compute_slots)
         self._owns_bus = bus is None
         self._workdir = None if workdir is None else os.fspath(workdir)
         self._jobs: dict[str, Job] = {}
+        self._finished: dict[str, None] = {}  # the finished jobs' ids, in the order they finished
         self._slots: anyio.CapacityLimiter | None = None
         self._building: anyio.Lock | None = None
         self._stack: AsyncExitStack | None = None
@@ -131,17 +141,18 @@ class JobManager:
 
     # -- jobs --------------------------------------------------------------------------------------
 
-    def submit(self, build: Build, *, name: str | None = None) -> Job:
+    def submit(self, build: Build, *, name: str | None = None, info: Mapping[str, Any] | None = None) -> Job:
         """Queue a job that trains what ``build()`` returns (a :class:`TrainingSpec`); return it at once.
 
-        ``name`` labels it (by default the name of ``build``). Raises :class:`JobLimitError` if
+        ``name`` labels it (by default the name of ``build``); ``info`` is what the application
+        keeps with it (a service's request, say), as ``job.info``. Raises :class:`JobLimitError` if
         ``max_queued`` jobs are waiting already.
         """
         if not callable(build):
             raise TypeError(f"build must be a callable returning a TrainingSpec; got {build!r}")
         self._check_room()
         label = name or str(getattr(build, "__name__", "job"))
-        job = Job(self._new_id(), label, build, self.history_size)
+        job = Job(self._new_id(), label, build, self.history_size, info=info)
         self._jobs[job.id] = job
         self._start(job)
         return job
@@ -185,6 +196,7 @@ class JobManager:
                 job.id, f"is {job.status.value}; only a cancelled or failed job can be resumed"
             )
         self._check_room()
+        self._finished.pop(job.id, None)
         job.requeue()
         self._start(job)
         return job
@@ -227,9 +239,11 @@ class JobManager:
             logger.warning("job %s (%s) failed", job.id, job.name, exc_info=exc)
             status, error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
         finally:
+            forgotten = self._forget_beyond_keep(job)  # before finishing: who waits for the job sees the list trimmed
             job.finish(status, error)
             with anyio.CancelScope(shield=True):  # a cancelled job still says so
                 await self._announce(job)
+                await self._delete_backups(forgotten)
 
     async def _train(self, job: Job) -> None:
         assert self._building is not None
@@ -249,6 +263,22 @@ class JobManager:
         job = self._jobs.get(event.run)
         if job is not None:
             job.observe(event)
+
+    def _forget_beyond_keep(self, finishing: Job) -> Sequence[str]:
+        """Count ``finishing`` as finished; forget the first finished jobs past ``keep_finished``."""
+        self._finished[finishing.id] = None
+        forgotten = []
+        while len(self._finished) > self.keep_finished:
+            oldest = next(iter(self._finished))
+            del self._finished[oldest], self._jobs[oldest]
+            forgotten.append(oldest)
+        return forgotten
+
+    async def _delete_backups(self, job_ids: Sequence[str]) -> None:
+        assert self._workdir is not None
+        for job_id in job_ids:
+            backup_dir = os.path.join(self._workdir, job_id)
+            await anyio.to_thread.run_sync(partial(shutil.rmtree, backup_dir, ignore_errors=True))
 
     def _check_room(self) -> None:
         waiting = sum(job.status is JobStatus.QUEUED for job in self._jobs.values())

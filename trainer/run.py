@@ -71,11 +71,9 @@ class Run:
         anyio.from_thread.check_cancelled()
         event = event_type(run=self.id, logs=logs, **index)
         if route == _WAIT and self._turn is not None:
-            self._turn.give_back()  # nobody else's step waits for this run's subscribers
-            try:
-                self.bus.publish_threadsafe(event, wait=True)
-            finally:
-                self._turn.take()
+            self._turn.give_back()  # no other run's steps wait for this run's subscribers
+            self.bus.publish_threadsafe(event, wait=True)
+            self._turn.take()  # if publishing raised, the run ends: it needs no turn back
         else:
             self.bus.publish_threadsafe(event, wait=route == _WAIT)
 

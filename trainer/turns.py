@@ -27,7 +27,8 @@ class ComputeTurns:
 
     A thread holds its turn for at least ``slice_seconds``, and passes it on at the first step
     boundary after that if another is waiting, then queues again behind it. A waiting thread notices
-    its run's cancellation within 20 ms. Thread-safe; used from the runs' compute threads.
+    its run's cancellation within 20 ms. Thread-safe; waiting is for anyio worker threads (the runs'
+    compute threads), which is where cancellation can reach it.
     """
 
     def __init__(self, slots: int = 1, slice_seconds: float = 0.01) -> None:
@@ -98,6 +99,7 @@ class Turn:
             self.take()
 
     def give_back(self) -> None:
+        """Hand the turn to the next in line, or free it; does nothing if the turn is not held."""
         if self._since is not None:
             self._since = None
             self._turns._release()

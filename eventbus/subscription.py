@@ -83,6 +83,7 @@ class Subscription:
         self._limiter: anyio.CapacityLimiter | None = None
         self._in_hand: list[Event] = []
         self._in_hand_done = 0
+        self._in_hand_begun = 0
         self._progress: anyio.Event | None = None
 
     def __repr__(self) -> str:
@@ -151,6 +152,22 @@ class Subscription:
         waiting = self.mailbox.waiting() if self.mailbox is not None else []
         return self._in_hand[self._in_hand_done :] + waiting
 
+    def discard_unhandled(self) -> list[Event]:
+        """Take away the accepted events no handler has been given yet, and return them, oldest first.
+
+        The consumer handles none of them, even one it would reach before its next checkpoint; they
+        count as dropped. What they hold is the caller's to dispose of. An event a handler already
+        has (the one being awaited, or those a worker thread is calling handlers for) is left to it.
+        """
+        discarded = self._in_hand[self._in_hand_begun :]
+        del self._in_hand[self._in_hand_begun :]  # the batch _handle() is going through: it ends sooner
+        if self.mailbox is not None:
+            discarded += self.mailbox.take_all()
+        if discarded:
+            self.dropped += len(discarded)
+            self._notify_progress()
+        return discarded
+
     @property
     def settled(self) -> int:
         """How many accepted events are done with: handled, failed or dropped."""
@@ -187,8 +204,10 @@ class Subscription:
                     return
                 failed_at = await self._handle(batch)
                 if failed_at is not None:
-                    # It failed with on_error="raise": what it had not handled is dropped.
-                    self.dropped += len(batch) - failed_at + len(mailbox.take_all())
+                    # It failed with on_error="raise": what it had not handled is dropped (events a
+                    # worker thread had, but stopped before, included).
+                    self._in_hand_begun = failed_at
+                    self.discard_unhandled()
                     return
                 self._notify_progress()
         finally:
@@ -201,14 +220,18 @@ class Subscription:
 
     async def _handle(self, batch: list[Event]) -> int | None:
         """Handle ``batch`` in order. After a failure that ends the subscription, return how many
-        events were dealt with, the failed one included; otherwise None."""
+        events were dealt with, the failed one included; otherwise None.
+
+        ``batch`` may get shorter meanwhile: :meth:`discard_unhandled` cuts off what no handler was given.
+        """
         self._in_hand = batch
-        start = self._in_hand_done = 0
+        start = self._in_hand_done = self._in_hand_begun = 0
         while start < len(batch):
             self._in_hand_done = start
             handler, is_async = self.handler_for(type(batch[start]))
             if is_async:
                 assert handler is not None
+                self._in_hand_begun = start + 1
                 try:
                     await handler(batch[start])
                 except Exception as exc:
@@ -223,6 +246,7 @@ class Subscription:
                 end += 1
             calls = [(self._sync_handler_for(type(event)), event) for event in batch[start:end]]
             stop_on_error = self.on_error == "raise"
+            self._in_hand_begun = end
             if self._limiter is None:
                 # Its own thread slot: `def` handlers never wait for worker threads that other work
                 # holds (a compute thread waiting for this very subscriber, say).
@@ -236,6 +260,7 @@ class Subscription:
                     return start + done
             start = end
         self._in_hand = []
+        self._in_hand_begun = 0
         return None
 
     def _record_failure(self, event: Event, exc: Exception) -> bool:

@@ -99,11 +99,18 @@ def _open_lane(bus: EventBus, name: str, run: str, owner: object, maxsize: int) 
 
 
 def discard_deferred_work(bus: EventBus) -> None:
-    """Close the work still waiting on ``bus``'s lanes, when a run ends in an error and it will never run."""
+    """When a run ends in an error: take the work still waiting on ``bus``'s lanes away from them, and
+    close it. None of it runs; work under way is left to finish (a backup write stays whole).
+
+    Closing is not enough: a lane whose work under way cannot be cancelled (a write in a worker
+    thread) goes on, once it is done, to what it holds before cancellation reaches it, and would
+    await a closed coroutine.
+    """
     for subscription in bus.subscriptions:
-        for event in subscription.unhandled():
-            if isinstance(event, DeferredWork):
-                _close(event.work)
+        if subscription.event_types == (DeferredWork,):  # a lane: nothing else takes DeferredWork
+            for event in subscription.discard_unhandled():
+                if isinstance(event, DeferredWork):
+                    _close(event.work)
 
 
 def _close(work: Awaitable[Any]) -> None:

@@ -2,7 +2,8 @@
 
 Build with `Sequential([Input(shape=(d,)), layers.Dense(...)])`, `compile`, then `fit`, `evaluate` and
 `predict` (or their `_async` twins) with `callbacks=[...]`; files are written with `model.save` /
-`save_weights` and read back with `load_model` / `load_weights`.
+`save_weights` and read back with `load_model` / `load_weights`. Several runs in one application
+can take turns at the CPU inside `taking_turns(ComputeTurns())`.
 """
 
 from trainer import activations, callbacks, events, initializers, layers, losses, metrics, optimizers, regularizers
@@ -11,6 +12,7 @@ from trainer.layers import Input
 from trainer.model import Sequential
 from trainer.random import set_random_seed
 from trainer.saving import load_model
+from trainer.turns import ComputeTurns, taking_turns
 
 __all__ = [
     "Callback",
@@ -18,6 +20,8 @@ __all__ = [
     "Input",
     "set_random_seed",
     "load_model",
+    "ComputeTurns",
+    "taking_turns",
     "layers",
     "activations",
     "callbacks",

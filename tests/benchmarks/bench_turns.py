@@ -1,0 +1,109 @@
+"""Several fits at once in one application, with and without compute turns; prints JSON lines.
+
+    python -m tests.benchmarks.bench_turns [--runs 4] [--repeats 3]
+
+For two models (a small MLP 16-64-64-4 at batch 32, mostly interpreter work, and the MLP 784-256-10
+of bench_step at batch 128, mostly BLAS), one ``fit_async`` alone, then ``--runs`` of them at once
+(no turns), then the same inside ``taking_turns(ComputeTurns(slots))`` for each of ``--slots``,
+interleaved, ``--repeats`` times. Reports the samples per second of the runs together against one alone (medians)
+and the event loop's lag meanwhile (a heartbeat sleeping 1 ms; p99 over every repetition).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from functools import partial
+
+import anyio
+import numpy as np
+
+import trainer
+from trainer import ComputeTurns, taking_turns
+from trainer.layers import Dense
+
+from .bench_step import CLASSES, FEATURES, HIDDEN
+
+Shape = tuple[int, tuple[int, ...], int, int, int]  # features, hidden sizes, classes, samples, batch size
+SHAPES: dict[str, Shape] = {
+    "mlp_16_64_64_4 batch 32": (16, (64, 64), 4, 8192, 32),
+    f"mlp_{FEATURES}_{HIDDEN}_{CLASSES} batch 128": (FEATURES, (HIDDEN,), CLASSES, 12_800, 128),
+}
+
+
+def make_run(shape: Shape) -> Callable[[], trainer.Sequential]:
+    features, hidden, classes, samples, _ = shape
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(samples, features)).astype(np.float32), rng.integers(0, classes, samples)
+
+    def model() -> trainer.Sequential:
+        trainer.set_random_seed(0)
+        stack = [trainer.Input(shape=(features,)), *(Dense(size, activation="relu") for size in hidden)]
+        built = trainer.Sequential([*stack, Dense(classes, activation="softmax")])
+        built.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return built
+
+    model.data = (x, y)  # type: ignore[attr-defined]
+    return model
+
+
+async def together(
+    model: Callable[[], trainer.Sequential], shape: Shape, runs: int, slots: int | None, lags: list[float]
+) -> float:
+    """Seconds for ``runs`` fits at once (one epoch each), while a heartbeat records the loop's lag."""
+    x, y = model.data  # type: ignore[attr-defined]
+    models = [model() for _ in range(runs)]
+    done = anyio.Event()
+
+    async def heartbeat() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await anyio.sleep(0.001)
+            lags.append(time.perf_counter() - started - 0.001)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(heartbeat)
+        start = time.perf_counter()
+        with taking_turns(ComputeTurns(slots)) if slots else nullcontext():
+            async with anyio.create_task_group() as fits:
+                for each in models:
+                    fits.start_soon(partial(each.fit_async, x, y, batch_size=shape[4], epochs=1, verbose=0))
+        elapsed = time.perf_counter() - start
+        done.set()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--slots", type=int, nargs="+", default=[1, 2], help="compute slots of the turns to try")
+    args = parser.parse_args()
+    variants = {"alone": (1, None), "at_once": (args.runs, None)}
+    variants |= {f"taking_turns({slots})": (args.runs, slots) for slots in args.slots}
+    for name, shape in SHAPES.items():
+        model = make_run(shape)
+        seconds: dict[str, list[float]] = {variant: [] for variant in variants}
+        lags: dict[str, list[float]] = {variant: [] for variant in variants}
+        for _ in range(args.repeats):
+            for variant, (runs, slots) in variants.items():
+                seconds[variant].append(anyio.run(together, model, shape, runs, slots, lags[variant]))
+        alone = statistics.median(seconds["alone"])
+        for variant in list(variants)[1:]:
+            rate_vs_alone = args.runs * alone / statistics.median(seconds[variant])
+            print(json.dumps({
+                "benchmark": f"concurrent_fits {name}", "variant": variant, "runs": args.runs,
+                "throughput_vs_one_alone": round(rate_vs_alone, 2),
+                "loop_lag_p99_ms": round(1000 * statistics.quantiles(lags[variant], n=100)[98], 2),
+                "alone_loop_lag_p99_ms": round(1000 * statistics.quantiles(lags["alone"], n=100)[98], 2),
+                "repeats": args.repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+            }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from eventbus import Event
-from trainer.events import LIFECYCLE_EVENTS, BatchEvent, LifecycleEvent
+from trainer.events import LIFECYCLE_EVENTS, BatchEvent
 
 from .status import JobStatus
 
@@ -35,18 +35,18 @@ class JobStatusChanged(Event):
 
 def at_level(event: Event, level: Level) -> bool:
     """Whether ``event`` belongs to what ``level`` selects."""
-    return at_level_type(type(event), level)
+    return _selects(type(event), level)
 
 
 def level_types(level: Level) -> tuple[type[Event], ...]:
     """The event types ``level`` selects, to subscribe to: the bus then never offers the others."""
     if level not in LEVELS:
         raise ValueError(f"level must be 'epoch' or 'batch'; got {level!r}")
-    lifecycle = (event_type for event_type in LIFECYCLE_EVENTS if at_level_type(event_type, level))
+    lifecycle = (event_type for event_type in LIFECYCLE_EVENTS if _selects(event_type, level))
     return (*lifecycle, JobStatusChanged)
 
 
-def at_level_type(event_type: type[Event], level: Level) -> bool:
+def _selects(event_type: type[Event], level: Level) -> bool:
     return level == "batch" or not issubclass(event_type, BatchEvent)
 
 

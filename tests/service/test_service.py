@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -33,11 +34,17 @@ async def job(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-async def first_epochs(client: httpx.AsyncClient, job_id: str, count: int) -> None:
-    """Read the job's stream until ``count`` epochs have ended, then hang up."""
+async def first_epochs(client: httpx.AsyncClient, job_id: str, count: int, *, attempt: int = 1) -> None:
+    """Read the job's stream until ``count`` epochs of run ``attempt`` have ended, then hang up."""
+    running = False
     async with client.stream("GET", f"/jobs/{job_id}/events") as response:
         async for line in response.aiter_lines():
-            if line.startswith("event: EpochEnd"):
+            if not line.startswith("data: "):
+                continue
+            record = json.loads(line.removeprefix("data: "))
+            if record["event"] == "JobStatusChanged":
+                running = record["status"] == "running" and record["attempt"] == attempt
+            elif running and record["event"] == "EpochEnd":
                 count -= 1
                 if count == 0:
                     return
@@ -77,7 +84,7 @@ async def test_a_cancelled_job_stops_and_a_resumed_one_goes_on_from_its_last_epo
 
     resumed = await client.post(f"/jobs/{job_id}/resume")
     assert resumed.status_code == 202 and resumed.json()["status"] == "queued"
-    await first_epochs(client, job_id, 1)
+    await first_epochs(client, job_id, 1, attempt=2)  # the history's epochs are the first run's: not those
     await client.delete(f"/jobs/{job_id}")
     records = await events_of(client, job_id)
     second_run = records[len(first_run):]

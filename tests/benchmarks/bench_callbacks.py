@@ -2,9 +2,11 @@
 
 MLP 784-256-10 (relu; softmax + sparse_categorical_crossentropy; SGD lr 0.01) on synthetic
 float32 data, batch 128, verbose=0. The "callbacks" variant adds ModelCheckpoint (a full model
-file every epoch), CSVLogger and RemoteMonitor posting to an HTTP server that this process runs
-in a thread, answering each POST after 50 ms. The variants alternate (none, callbacks, none, ...) so machine noise hits them alike; the median
-of the repetitions is reported, and the ratio of the medians. Prints one JSON object per result.
+file every epoch), CSVLogger and RemoteMonitor posting to an HTTP server answering each POST
+after 50 ms; the server runs as a subprocess (``tests.http_recorder``), so serving never holds the
+measured process's GIL. The variants alternate (none, callbacks, none, ...) so machine noise hits
+them alike; the median of the repetitions is reported, and the ratio of the medians. Prints one
+JSON object per result.
 
     python -m tests.benchmarks.bench_callbacks [--repeats 3] [--epochs 3] [--samples 60000]
     OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks
@@ -16,14 +18,13 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -37,30 +38,32 @@ from .bench_step import CLASSES, FEATURES, SAMPLES, engine_model
 
 BATCH_SIZE = 128
 SERVER_DELAY = 0.05
+REPOSITORY = Path(__file__).parents[2]
 
 
 @contextmanager
 def slow_server() -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 answering each POST after ``SERVER_DELAY`` seconds; yields its root."""
+    """An HTTP server on 127.0.0.1 answering each POST after ``SERVER_DELAY`` seconds; yields its root.
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            time.sleep(SERVER_DELAY)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    It runs as a subprocess, which prints its root only once its port accepts connections; it is
+    terminated (and waited for) on leaving, whatever happened.
+    """
+    command = [sys.executable, "-m", "tests.http_recorder", "--delay", str(SERVER_DELAY)]
+    with subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            yield read_root(server)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def read_root(server: subprocess.Popen[str]) -> str:
+    """The root address the server prints on its first line; raises if it exits without printing one."""
+    assert server.stdout is not None
+    root = server.stdout.readline().strip()
+    if not root.startswith("http://"):
+        raise RuntimeError(f"the HTTP server exited with {server.wait()} before printing its address")
+    return root
 
 
 def slow_callbacks(directory: Path, root: str) -> list[Callback]:

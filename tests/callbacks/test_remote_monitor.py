@@ -4,52 +4,17 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import anyio
 import pytest
 
 from trainer.callbacks.callback import Callback
 from trainer.callbacks.remote_monitor import RemoteMonitor
 
+from ..http_recorder import recording_server
 from .training_run import build_model, dataset
-
-
-class Post:
-    def __init__(self, path: str, headers: dict[str, str], body: bytes) -> None:
-        self.path, self.headers, self.body = path, headers, body
-
-
-@contextmanager
-def http_server(answer: Callable[[], int]) -> Iterator[tuple[str, list[Post]]]:
-    """A threaded server on a free port of 127.0.0.1; each POST is recorded, then answered with the
-    status ``answer()`` returns (which may first wait). Yields the root address and the posts."""
-    posts: list[Post] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            posts.append(Post(self.path, dict(self.headers), body))
-            status = answer()
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", posts
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def fit(callbacks: list[Callback], epochs: int = 3) -> Any:
@@ -60,7 +25,7 @@ async def fit(callbacks: list[Callback], epochs: int = 3) -> Any:
 
 @pytest.mark.anyio
 async def test_each_epoch_s_logs_are_posted_as_keras_posts_them() -> None:
-    with http_server(lambda: 200) as (root, posts):
+    async with recording_server(lambda: 200) as (root, posts):
         history = await fit([RemoteMonitor(root=root)])
     assert [post.path for post in posts] == ["/publish/epoch/end/"] * 3
     for epoch, post in enumerate(posts):
@@ -71,7 +36,7 @@ async def test_each_epoch_s_logs_are_posted_as_keras_posts_them() -> None:
 
 @pytest.mark.anyio
 async def test_send_as_json_posts_a_json_body_with_the_given_headers_field_and_path() -> None:
-    with http_server(lambda: 200) as (root, posts):
+    async with recording_server(lambda: 200) as (root, posts):
         history = await fit([RemoteMonitor(root=root, path="/runs/7", headers={"X-Run": "7"}, send_as_json=True)])
     assert [post.path for post in posts] == ["/runs/7"] * 3
     assert all(post.headers["Content-Type"] == "application/json" and post.headers["X-Run"] == "7" for post in posts)
@@ -83,19 +48,21 @@ async def test_a_slow_server_never_holds_training_up() -> None:
     # The server answers no POST until training has ended: were the posts on the compute path,
     # training could never end (the server would give up, answer 503, and the test fail).
     order: list[str] = []
-    training_ended = threading.Event()
+    training_ended = anyio.Event()
 
-    def answer_after_training() -> int:
-        answered = training_ended.wait(timeout=30)
+    async def answer_after_training() -> int:
+        with anyio.move_on_after(30):
+            await training_ended.wait()
         order.append("answered")
-        return 200 if answered else 503
+        return 200 if training_ended.is_set() else 503
 
     class TrainingEnded(Callback):
+        # A def hook, so inline: called on the event loop, where setting an anyio.Event is allowed.
         def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
             order.append("train_end")
             training_ended.set()
 
-    with http_server(answer_after_training) as (root, posts):
+    async with recording_server(answer_after_training) as (root, posts):
         history = await fit([RemoteMonitor(root=root), TrainingEnded()])
     assert order == ["train_end", "answered", "answered", "answered"]
     assert len(posts) == 3 and history.epoch == [0, 1, 2]
@@ -103,8 +70,9 @@ async def test_a_slow_server_never_holds_training_up() -> None:
 
 @pytest.mark.anyio
 async def test_a_server_answering_500_warns_once_and_training_goes_on() -> None:
-    with http_server(lambda: 500) as (root, posts), pytest.warns(RuntimeWarning, match="answered 500") as warned:
-        history = await fit([RemoteMonitor(root=root)])
+    async with recording_server(lambda: 500) as (root, posts):
+        with pytest.warns(RuntimeWarning, match="answered 500") as warned:
+            history = await fit([RemoteMonitor(root=root)])
     assert len(posts) == 3 and history.epoch == [0, 1, 2]
     assert len([w for w in warned if issubclass(w.category, RuntimeWarning)]) == 1
 
@@ -121,8 +89,14 @@ async def test_a_refused_connection_warns_and_training_goes_on() -> None:
 
 @pytest.mark.anyio
 async def test_a_server_slower_than_the_timeout_warns_and_training_goes_on() -> None:
-    release = threading.Event()
-    with http_server(lambda: 200 if release.wait(timeout=5) else 503) as (root, posts):
+    release = anyio.Event()
+
+    async def answer_once_released() -> int:
+        with anyio.move_on_after(5):
+            await release.wait()
+        return 200 if release.is_set() else 503
+
+    async with recording_server(answer_once_released) as (root, posts):
         with pytest.warns(RuntimeWarning, match="timed out"):
             history = await fit([RemoteMonitor(root=root, timeout=0.05)], epochs=2)
         release.set()

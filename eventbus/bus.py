@@ -45,6 +45,7 @@ class _Plan:
 
     calls: tuple[Callable[[Any], Any], ...] | None  # set when every subscriber is an inline def
     steps: tuple[tuple[Subscription, Callable[[Any], Any], int], ...]
+    awaited: tuple[Subscription, ...]  # inline async def subscribers
     waits_for_room: tuple[Subscription, ...]  # queued with overflow="block" or "keep_latest"
     refuses_when_full: tuple[Subscription, ...]  # queued with overflow="error"
     snapshots: bool  # the event type overrides Event.snapshot
@@ -248,6 +249,52 @@ class EventBus:
             return
         await self._deliver(plan, event)
 
+    def publish_nowait(self, event: Event) -> None:
+        """Deliver ``event`` at once, from plain ``def`` code running on the event loop.
+
+        Delivers exactly as :meth:`publish` does, without ever waiting: inline ``def`` subscribers
+        are called in subscription order, queued ones get the event in their queue. With only
+        inline ``def`` subscribers (or none) it is a plain call of each. Raises, before delivering
+        to anyone, :class:`anyio.WouldBlock` if a ``block`` or ``keep_latest`` queue has no room
+        for the event (as ``send_nowait`` on a full anyio stream), :class:`QueueFullError` as
+        :meth:`publish` does, or :class:`TypeError` if an inline ``async def`` subscriber receives it
+        (it can only be awaited: use ``await bus.publish(event)``). An inline handler that publishes
+        to a queue meanwhile can fill it; then the subscribers after it get nothing and
+        :class:`anyio.WouldBlock` is raised.
+        """
+        try:
+            plan = self._plans[type(event)]
+        except KeyError:
+            plan = self._plan(type(event))
+        if plan.calls is not None:
+            for call in plan.calls:
+                call(event)
+            return
+        if plan.awaited:
+            names = ", ".join(repr(subscription.name) for subscription in plan.awaited)
+            raise TypeError(
+                f"publish_nowait() cannot await the inline async def subscriber {names} of "
+                f"{type(event).__qualname__}; use 'await bus.publish(event)'"
+            )
+        if _first_without_room(plan.waits_for_room, event) is not None:
+            raise anyio.WouldBlock
+        for subscription in plan.refuses_when_full:
+            _refuse_if_full(subscription, event)
+        snapshot = None
+        for subscription, handler, kind in plan.steps:
+            if not _takes(subscription, event):
+                continue
+            if kind == _INLINE_DEF:
+                handler(event)
+                snapshot = None
+                continue
+            if snapshot is None:
+                snapshot = _snapshot(plan, event)
+            _refuse_if_full(subscription, event)
+            if not subscription.mailbox.has_room_for(snapshot):  # type: ignore[union-attr]
+                raise anyio.WouldBlock
+            subscription.enqueue(snapshot)
+
     def publish_threadsafe(self, event: Event, *, wait: bool = True) -> None:
         """Publish from a worker thread (any thread but the event loop's own).
 
@@ -303,6 +350,7 @@ class EventBus:
             if all(k == _INLINE_DEF and s.where is None for s, _, k in steps)
             else None,
             steps=tuple(steps),
+            awaited=tuple(s for s, _, kind in steps if kind == _INLINE_ASYNC),
             waits_for_room=tuple(s for s in queued if s.mailbox.overflow in ("block", "keep_latest")),  # type: ignore[union-attr]
             refuses_when_full=tuple(s for s in queued if s.mailbox.overflow == "error"),  # type: ignore[union-attr]
             snapshots=event_type.snapshot is not Event.snapshot,
@@ -326,7 +374,7 @@ class EventBus:
                 snapshot = None
             else:
                 if snapshot is None:
-                    snapshot = event.snapshot() if plan.snapshots else event
+                    snapshot = _snapshot(plan, event)
                 mailbox = subscription.mailbox
                 assert mailbox is not None
                 _refuse_if_full(subscription, event)
@@ -435,15 +483,22 @@ class EventBus:
 
 async def _wait_for_room(subscriptions: tuple[Subscription, ...], event: Event) -> None:
     """Wait until every one of ``subscriptions`` can take ``event`` (checked all at once, no await between)."""
-    while True:
-        for subscription in subscriptions:
-            mailbox = subscription.mailbox
-            assert mailbox is not None
-            if _takes(subscription, event) and not mailbox.has_room_for(event):
-                await mailbox.wait_for_room()
-                break
-        else:
-            return
+    while (full := _first_without_room(subscriptions, event)) is not None:
+        await full.mailbox.wait_for_room()  # type: ignore[union-attr]
+
+
+def _first_without_room(subscriptions: tuple[Subscription, ...], event: Event) -> Subscription | None:
+    """The first of ``subscriptions`` (queued ones) that would take ``event`` but has no room for it."""
+    for subscription in subscriptions:
+        mailbox = subscription.mailbox
+        assert mailbox is not None
+        if _takes(subscription, event) and not mailbox.has_room_for(event):
+            return subscription
+    return None
+
+
+def _snapshot(plan: _Plan, event: Event) -> Event:
+    return event.snapshot() if plan.snapshots else event
 
 
 def _takes(subscription: Subscription, event: Event) -> bool:

@@ -295,7 +295,9 @@ class EventBus:
                 raise anyio.WouldBlock
             subscription.enqueue(snapshot)
 
-    def publish_threadsafe(self, event: Event, *, wait: bool = True) -> None:
+    def publish_threadsafe(
+        self, event: Event, *, wait: bool = True, before_waiting: Callable[[], object] | None = None
+    ) -> None:
         """Publish from a worker thread (any thread but the event loop's own).
 
         Events from threads are published on the event loop in the order they were handed over.
@@ -305,6 +307,10 @@ class EventBus:
         exception is raised at the next barrier; the cheap way to feed queued subscribers from a
         compute thread. :meth:`drain` publishes what is pending first. Raises
         :class:`BusClosedError` once the bus is being left.
+
+        ``before_waiting()``, if given, is called in this thread just before it waits for the loop
+        (whenever ``wait=True``, and when the hand-over queue is full): the moment to release what
+        the loop's side may need meanwhile, such as a lock other threads wait for.
         """
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError(
@@ -313,7 +319,7 @@ class EventBus:
             )
         if self._handoff is None:
             raise BusClosedError("cannot publish: the bus is not running (use 'async with EventBus() as bus:')")
-        self._handoff.hand_over(event, wait=wait)
+        self._handoff.hand_over(event, wait=wait, before_waiting=before_waiting)
 
     def subscribers_of(self, event_type: type[Event]) -> tuple[Subscription, ...]:
         """The subscriptions an event of ``event_type`` published now would reach, in order.

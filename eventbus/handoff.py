@@ -53,8 +53,9 @@ class ThreadHandoff:
         self._publishing = anyio.Lock()
         self._token = anyio.lowlevel.current_token()
 
-    def hand_over(self, event: Event, *, wait: bool) -> None:
-        """Called from a worker thread: queue ``event`` for publication on the loop."""
+    def hand_over(self, event: Event, *, wait: bool, before_waiting: Callable[[], object] | None = None) -> None:
+        """Called from a worker thread: queue ``event`` for publication on the loop. If this thread
+        is to wait for the loop, ``before_waiting()`` is called first."""
         outcome = _Outcome() if wait else None
         with self._lock:
             if self._closed:
@@ -64,6 +65,8 @@ class ThreadHandoff:
             wake = not must_wait and not self._wake_scheduled
             self._wake_scheduled = self._wake_scheduled or wake
         if must_wait:
+            if before_waiting is not None:
+                before_waiting()
             anyio.from_thread.run(self.publish_pending, token=self._token)
             if outcome is not None and outcome.error is not None:
                 raise outcome.error

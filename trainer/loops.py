@@ -66,6 +66,7 @@ def fit_loop(
         for first, last, group in _groups(train.epoch(), steps_per_execution):
             run.checkpoint()
             run.emit(TrainBatchBegin, {}, batch=first)
+            run.take_turn()
             for x, y, sample_weight in group:
                 model._train_step(x, y, sample_weight)
             run.emit(TrainBatchEnd, model.get_metrics_result() if wants_batch_logs else {}, batch=last)
@@ -90,6 +91,7 @@ def evaluate_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution
     for first, last, group in _groups(batches.epoch(), steps_per_execution):
         run.checkpoint()
         run.emit(TestBatchBegin, {}, batch=first)
+        run.take_turn()
         for x, y, sample_weight in group:
             model._test_step(x, y, sample_weight)
         run.emit(TestBatchEnd, model.get_metrics_result() if wants_batch_logs else {}, batch=last)
@@ -108,6 +110,7 @@ def predict_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution:
     for first, last, group in _groups(batches.epoch(), steps_per_execution):
         run.checkpoint()
         run.emit(PredictBatchBegin, {}, batch=first)
+        run.take_turn()
         group_outputs = [model._predict_step(batch.x) for batch in group]
         outputs.extend(group_outputs)
         run.emit(PredictBatchEnd, {"outputs": _joined(group_outputs)}, batch=last)

@@ -35,8 +35,9 @@ class Run:
     to the event loop without waiting; one with inline subscribers waits for them, so what they do
     (``stop_training``, a new learning rate, keys added to ``logs``) takes effect before the next step.
 
-    Started inside :func:`~trainer.turns.taking_turns`, the run computes only in its turn, passing
-    it on between steps when its slice is over, and while it waits for inline subscribers.
+    Started inside :func:`~trainer.turns.taking_turns`, the run computes its steps only in its
+    turn (:meth:`take_turn`), passes it on before a step when its slice is over, and gives it up
+    whenever its thread waits for the event loop.
     """
 
     def __init__(self, bus: EventBus, run_id: str) -> None:
@@ -44,17 +45,15 @@ class Run:
         self.id = run_id
         self._routes = {event_type: _route(bus, event_type) for event_type in LIFECYCLE_EVENTS}
         turns = current_turns()
-        self._turn = None if turns is None else turns.turn()
+        self._turn = None if turns is None else turns._turn()
 
     def compute(self, loop: Callable[[], T]) -> T:
-        """Call ``loop`` (in the compute thread), in turn with other runs if they take turns."""
-        if self._turn is None:
-            return loop()
-        self._turn.take()
+        """Call ``loop`` in the compute thread; whatever happens, it holds no turn afterwards."""
         try:
             return loop()
         finally:
-            self._turn.give_back()
+            if self._turn is not None:
+                self._turn.give_back()
 
     def wants(self, event_type: type[LifecycleEvent]) -> bool:
         """Whether anyone receives ``event_type``; if not, there is no need to compute its logs."""
@@ -70,20 +69,22 @@ class Run:
             return
         anyio.from_thread.check_cancelled()
         event = event_type(run=self.id, logs=logs, **index)
-        if route == _WAIT and self._turn is not None:
-            self._turn.give_back()  # no other run's steps wait for this run's subscribers
-            self.bus.publish_threadsafe(event, wait=True)
-            self._turn.take()  # if publishing raised, the run ends: it needs no turn back
-        else:
-            self.bus.publish_threadsafe(event, wait=route == _WAIT)
+        # Waiting for the loop with the turn held could wait for another run that needs the turn;
+        # take_turn() takes it back before the next step.
+        before_waiting = None if self._turn is None else self._turn.give_back
+        self.bus.publish_threadsafe(event, wait=route == _WAIT, before_waiting=before_waiting)
 
     def checkpoint(self) -> None:
         """Between steps: raise if the awaiting task was cancelled or a queued callback failed."""
         anyio.from_thread.check_cancelled()
         if self.bus.has_failures:
             raise QueuedCallbackFailed
+
+    def take_turn(self) -> None:
+        """Right before computing steps: wait for the run's turn, if it takes turns (keeping it if
+        its slice is not over); raises if the awaiting task was cancelled meanwhile."""
         if self._turn is not None:
-            self._turn.pass_if_due()
+            self._turn.keep_or_pass()
 
 
 def _route(bus: EventBus, event_type: type[LifecycleEvent]) -> int:

@@ -17,18 +17,19 @@ from contextlib import contextmanager
 
 import anyio.from_thread
 
-__all__ = ["ComputeTurns", "Turn", "current_turns", "taking_turns"]
+__all__ = ["ComputeTurns", "current_turns", "taking_turns"]
 
 _CANCEL_POLL_SECONDS = 0.02
 
 
 class ComputeTurns:
-    """At most ``slots`` compute threads train at a time; the others wait their turn, first come first served.
+    """At most ``slots`` runs compute at a time; the others wait their turn, first come first served.
 
-    A thread holds its turn for at least ``slice_seconds``, and passes it on at the first step
-    boundary after that if another is waiting, then queues again behind it. A waiting thread notices
-    its run's cancellation within 20 ms. Thread-safe; waiting is for anyio worker threads (the runs'
-    compute threads), which is where cancellation can reach it.
+    A run takes its turn at a step boundary and keeps it from step to step until ``slice_seconds``
+    have passed and another run waits: it then passes the turn on and queues behind the others. It
+    also gives its turn up whenever its thread waits for the event loop (for inline callbacks, or for
+    room in a full queue), so a run never holds a turn that another run's progress is needed to
+    free. A waiting run notices its cancellation within 20 ms. Thread-safe.
     """
 
     def __init__(self, slots: int = 1, slice_seconds: float = 0.01) -> None:
@@ -36,15 +37,19 @@ class ComputeTurns:
             raise ValueError(f"ComputeTurns: slots must be a positive integer; got {slots!r}")
         if not isinstance(slice_seconds, (int, float)) or isinstance(slice_seconds, bool) or not slice_seconds > 0:
             raise ValueError(f"ComputeTurns: slice_seconds must be a positive number; got {slice_seconds!r}")
-        self.slots = slots
+        self._slots = slots
         self.slice_seconds = float(slice_seconds)
         self._free = slots
         self._waiting: deque[threading.Lock] = deque()
         self._lock = threading.Lock()
 
-    def turn(self) -> Turn:
-        """A turn for one compute thread, not yet taken."""
-        return Turn(self)
+    @property
+    def slots(self) -> int:
+        """How many runs may compute at a time."""
+        return self._slots
+
+    def _turn(self) -> _Turn:
+        return _Turn(self)
 
     def _acquire(self) -> None:
         with self._lock:
@@ -79,24 +84,26 @@ class ComputeTurns:
         return bool(self._waiting)
 
 
-class Turn:
-    """One compute thread's place in a :class:`ComputeTurns`."""
+class _Turn:
+    """One run's place in a :class:`ComputeTurns`, used from its compute thread (an anyio worker thread)."""
 
     def __init__(self, turns: ComputeTurns) -> None:
         self._turns = turns
-        self._since: float | None = None
+        self._since: float | None = None  # when the turn was taken; None while not held
 
-    def take(self) -> None:
-        """Wait for the turn (cancellable from the awaiting task)."""
+    def keep_or_pass(self) -> None:
+        """Before a step: take the turn if not held, or pass it on if its slice is over and another
+        run waits, then wait for it again. Raises if the task awaiting the run is cancelled (the
+        turn may then be held: :meth:`give_back` when the run ends)."""
+        since = self._since
+        if since is not None:
+            if time.monotonic() - since < self._turns.slice_seconds or not self._turns._others_wait():
+                return
+            self.give_back()
+        anyio.from_thread.check_cancelled()  # fails at once outside a worker thread, not only when it must wait
         self._turns._acquire()
         self._since = time.monotonic()
-
-    def pass_if_due(self) -> None:
-        """Between steps: after a full slice, let the next waiting thread go first."""
-        since = self._since
-        if since is not None and time.monotonic() - since >= self._turns.slice_seconds and self._turns._others_wait():
-            self.give_back()
-            self.take()
+        anyio.from_thread.check_cancelled()  # a cancellation that came with the turn: stop before computing
 
     def give_back(self) -> None:
         """Hand the turn to the next in line, or free it; does nothing if the turn is not held."""
@@ -114,8 +121,9 @@ def current_turns() -> ComputeTurns | None:
 
 
 @contextmanager
-def taking_turns(turns: ComputeTurns) -> Iterator[None]:
-    """Runs started inside this block (and the tasks it starts) take turns at ``turns``."""
+def taking_turns(turns: ComputeTurns | None) -> Iterator[None]:
+    """Runs started inside this block (and in the tasks it starts) take turns at ``turns``; with
+    ``None``, they compute whenever they like, even inside an outer ``taking_turns``."""
     token = _current.set(turns)
     try:
         yield

@@ -1,4 +1,4 @@
-"""Compute turns: concurrent runs compute one slice at a time, all progressing, cancellable while waiting."""
+"""Compute turns: concurrent runs compute one slice at a time, all progressing, never deadlocking."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import anyio
 import anyio.to_thread
 import pytest
 
+import eventbus.bus
+from eventbus import EventBus
+from trainer import Callback, ComputeTurns, taking_turns
+from trainer.events import LifecycleEvent
 from trainer.jobs import JobManager, JobStatus, TrainingSpec
-from trainer.turns import ComputeTurns, taking_turns
 
 from ..callbacks.training_run import build_model, dataset
 
@@ -20,7 +23,7 @@ pytestmark = pytest.mark.anyio
 
 
 class Overlap:
-    """Counts how many threads are inside ``step`` at once, and the order they entered it."""
+    """Counts how many threads are inside a wrapped step at once, and the order they entered it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -42,18 +45,27 @@ class Overlap:
 
         return counted
 
+    def switches(self) -> int:
+        return sum(a != b for a, b in zip(self.order, self.order[1:]))
+
 
 def work(turns: ComputeTurns, overlap: Overlap, worker: int, steps: int) -> None:
-    """A compute thread's loop: take the turn, step (releasing the GIL, as BLAS does), pass it when due."""
-    turn = turns.turn()
+    """A compute thread's loop: its turn before each step (releasing the GIL, as BLAS does)."""
+    turn = turns._turn()
     step = overlap.wrap(worker, lambda: time.sleep(0.0005))
-    turn.take()
     try:
         for _ in range(steps):
+            turn.keep_or_pass()
             step()
-            turn.pass_if_due()
     finally:
         turn.give_back()
+
+
+async def hold(turns: ComputeTurns) -> Any:
+    """Take a turn in a worker thread (where turns are taken) and keep it; give it back when done."""
+    turn = turns._turn()
+    await anyio.to_thread.run_sync(turn.keep_or_pass)
+    return turn
 
 
 @pytest.mark.parametrize("slots", [1, 2])
@@ -66,39 +78,45 @@ async def test_at_most_slots_threads_step_at_once_and_all_progress_together(slot
     first_step = {worker: overlap.order.index(worker) for worker in range(3)}
     last_step = {worker: len(overlap.order) - 1 - overlap.order[::-1].index(worker) for worker in range(3)}
     assert max(first_step.values()) < min(last_step.values())  # nobody finished before everyone had started
-    switches = sum(a != b for a, b in zip(overlap.order, overlap.order[1:]))
-    assert switches >= 6  # turns passed back and forth, not one whole run after another
+    assert overlap.switches() >= 6  # turns passed back and forth, not one whole run after another
 
 
 async def test_a_thread_waiting_for_its_turn_is_cancelled_and_gives_up_its_place() -> None:
     turns = ComputeTurns(1)
-    holder = turns.turn()
-    holder.take()  # the holder keeps the only slot until the waiter has given up
+    holder = await hold(turns)
     with anyio.move_on_after(0.1) as scope:
-        await anyio.to_thread.run_sync(turns.turn().take)
+        await anyio.to_thread.run_sync(turns._turn().keep_or_pass)
     assert scope.cancelled_caught
     holder.give_back()
-    late = turns.turn()
     with anyio.fail_after(5):
-        await anyio.to_thread.run_sync(late.take)  # the slot is free: nobody cancelled holds it
+        late = await hold(turns)  # the slot is free: nobody cancelled holds it
     late.give_back()
 
 
-def test_give_back_without_a_turn_does_nothing_and_bad_arguments_are_named() -> None:
+def test_a_turn_handed_to_a_thread_that_is_giving_up_goes_on_to_the_next() -> None:
     turns = ComputeTurns(1)
-    turns.turn().give_back()
-    first = turns.turn()
-    first.take()  # would block if the give_back above had added a slot or taken one
-    first.give_back()
+    turns._acquire()  # someone computes
+    baton = threading.Lock()
+    baton.acquire()
+    turns._waiting.append(baton)  # a thread waits
+    turns._release()  # the turn is handed to it ...
+    turns._withdraw(baton)  # ... just as it gives up, cancelled
+    assert turns._free == 1 and not turns._waiting  # the turn is free again, not lost
+
+
+async def test_turns_are_taken_only_in_worker_threads_and_arguments_are_checked() -> None:
+    with pytest.raises(RuntimeError, match="worker thread"):
+        ComputeTurns(1)._turn().keep_or_pass()  # refused at once, not only once it would have to wait
+    ComputeTurns(1)._turn().give_back()  # giving back a turn not held does nothing
     with pytest.raises(ValueError, match="slots must be a positive integer; got 0"):
         ComputeTurns(0)
     with pytest.raises(ValueError, match="slice_seconds must be a positive number; got -1"):
         ComputeTurns(1, slice_seconds=-1)
 
 
-def counted_spec(overlap: Overlap, worker: int, epochs: int) -> Callable[[], TrainingSpec]:
+def counted_spec(overlap: Overlap, worker: int, epochs: int, samples: int = 64) -> Callable[[], TrainingSpec]:
     def build() -> TrainingSpec:
-        x, y = dataset(64)
+        x, y = dataset(samples)
         model = build_model(dropout=0.0)
         model._train_step = overlap.wrap(worker, model._train_step)  # type: ignore[method-assign]
         return TrainingSpec(model, x, y, epochs=epochs, batch_size=8)
@@ -113,15 +131,29 @@ async def test_jobs_of_a_manager_train_together_one_step_at_a_time() -> None:
         assert [await job.wait() for job in started] == [JobStatus.COMPLETED] * 3
     assert overlap.most == 1
     assert len(overlap.order) == 3 * 40 * 8
-    assert sum(a != b for a, b in zip(overlap.order, overlap.order[1:])) >= 6
+    assert overlap.switches() >= 6
+
+
+async def test_a_run_passes_its_turn_within_an_epoch_when_its_slice_is_over() -> None:
+    overlap = Overlap()
+    x, y = dataset(800)
+    models = [build_model(dropout=0.0) for _ in range(3)]
+    for worker, model in enumerate(models):
+        model._train_step = overlap.wrap(worker, model._train_step)  # type: ignore[method-assign]
+    with taking_turns(ComputeTurns(1, slice_seconds=0.002)):
+        async with anyio.create_task_group() as tg:
+            for model in models:
+                tg.start_soon(lambda m=model: m.fit_async(x, y, batch_size=2, epochs=1, verbose=0))
+    # One epoch of 400 steps each: the epoch's own waits for the loop give a few switches; the
+    # slices give one every few steps.
+    assert overlap.most == 1 and overlap.switches() >= 30
 
 
 async def test_fit_inside_taking_turns_waits_for_the_turn_and_can_be_cancelled_meanwhile() -> None:
     x, y = dataset(64)
     model = build_model(dropout=0.0)
     turns = ComputeTurns(1)
-    holder = turns.turn()
-    holder.take()
+    holder = await hold(turns)
     with taking_turns(turns), anyio.move_on_after(0.2) as scope:
         await model.fit_async(x, y, epochs=1, batch_size=8, verbose=0)
     assert scope.cancelled_caught  # never got the turn, and stopped waiting when cancelled
@@ -129,3 +161,104 @@ async def test_fit_inside_taking_turns_waits_for_the_turn_and_can_be_cancelled_m
     with taking_turns(turns):
         history = await model.fit_async(x, y, epochs=2, batch_size=8, verbose=0)
     assert len(history.history["loss"]) == 2
+
+
+class WaitFor(Callback):
+    """Inline: at the end of its first epoch, waits until another run has ended ``epochs`` epochs."""
+
+    delivery = "inline"
+
+    def __init__(self, other: EpochCount, epochs: int) -> None:
+        super().__init__()
+        self.other, self.epochs = other, epochs
+
+    async def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        with anyio.fail_after(30):
+            while self.other.count < self.epochs:
+                await anyio.sleep(0.005)
+
+
+class EpochCount(Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.count += 1
+
+
+async def test_a_run_waiting_for_its_inline_callbacks_lets_the_others_compute() -> None:
+    x, y = dataset(64)
+    counted = EpochCount()
+    with taking_turns(ComputeTurns(1)), anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            waiting = build_model(dropout=0.0)
+            tg.start_soon(lambda: waiting.fit_async(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[WaitFor(counted, 3)]))
+            other = build_model(dropout=0.0)
+            tg.start_soon(lambda: other.fit_async(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[counted]))
+    assert counted.count == 3
+
+
+async def test_a_run_blocked_by_a_full_queue_lets_the_others_compute() -> None:
+    """Run A's events fill a stream that is read only once run B has finished: A waits for room
+    (its hand-over to the loop is full), and B must still get turns."""
+    x, y = dataset(800)  # 800 steps, 1600 batch events: more than the forwarder's and hand-over's queues hold
+    async with EventBus() as app:
+        stream = app.stream(LifecycleEvent, maxsize=1, where=lambda event: event.run == "A")
+        b_finished = anyio.Event()
+
+        async def run_b() -> None:
+            await build_model(dropout=0.0).fit_async(x[:64], y[:64], batch_size=8, epochs=2, verbose=0, run_id="B")
+            b_finished.set()
+
+        async def read_a_after_b() -> None:
+            await b_finished.wait()
+            async for event in stream:
+                if event.hook == "on_train_end":
+                    return
+
+        with taking_turns(ComputeTurns(1)), anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read_a_after_b)
+                a = build_model(dropout=0.0)
+                tg.start_soon(lambda: a.fit_async(x, y, batch_size=1, epochs=1, verbose=0, bus=app, run_id="A"))
+                await anyio.sleep(0.2)  # A is blocked by now
+                tg.start_soon(run_b)
+
+
+class EvaluateOther(Callback):
+    """Queued (async def), with a one-event queue: at each epoch's end, evaluates another model."""
+
+    queue_size = 1
+
+    def __init__(self, other: Any, x: Any, y: Any) -> None:
+        super().__init__()
+        self.other, self.x, self.y = other, x, y
+
+    async def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        pass
+
+    async def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        await self.other.evaluate_async(self.x, self.y, verbose=0)
+
+
+async def test_a_run_whose_callback_runs_another_model_does_not_deadlock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(eventbus.bus, "THREAD_HANDOFF_MAXSIZE", 2)  # the compute thread soon waits for the loop
+    x, y = dataset(64)
+    with taking_turns(ComputeTurns(1)), anyio.fail_after(30):
+        history = await build_model(dropout=0.0).fit_async(
+            x, y, epochs=2, batch_size=1, verbose=0, callbacks=[EvaluateOther(build_model(dropout=0.0), x, y)]
+        )
+    assert len(history.history["loss"]) == 2
+
+
+async def test_compute_slots_none_takes_no_turns_even_inside_taking_turns() -> None:
+    turns = ComputeTurns(1)
+    holder = await hold(turns)
+    try:
+        with taking_turns(turns), anyio.fail_after(30):
+            async with JobManager(compute_slots=None) as jobs:
+                job = jobs.submit(counted_spec(Overlap(), 0, epochs=2))
+                assert await job.wait() is JobStatus.COMPLETED  # while the outer turn is held
+    finally:
+        holder.give_back()

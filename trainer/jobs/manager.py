@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
-from contextlib import AsyncExitStack, nullcontext
+from contextlib import AsyncExitStack
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -252,7 +252,7 @@ class JobManager:
         if not isinstance(spec, TrainingSpec):
             raise TypeError(f"the build of job {job.id} returned {type(spec).__name__}, not a TrainingSpec")
         assert self._workdir is not None
-        with taking_turns(self.turns) if self.turns is not None else nullcontext():
+        with taking_turns(self.turns):  # None: no turns, even if the task that submitted the job takes them
             await spec.fit(bus=self.bus, run_id=job.id, backup_dir=os.path.join(self._workdir, job.id))
 
     async def _announce(self, job: Job) -> None:

@@ -112,7 +112,7 @@ class EventBus:
     ) -> Subscription:
         """Call ``handler(event)`` for every event of ``event_type`` or a subclass.
 
-        ``event_type`` may be a tuple of types, as for ``isinstance``. Types are matched once per
+        ``event_type`` may be a (flat) tuple of types: the subscriber takes each. Types are matched once per
         published type and remembered, so a subscriber costs nothing for the types it does not take;
         prefer them to a ``where`` filter, which is called for every event.
 
@@ -181,7 +181,8 @@ class EventBus:
         def route(published: type[Event]) -> Callable[[Any], Any] | None:
             return _read_by_stream if issubclass(published, types) else None
 
-        label = f"stream({', '.join(t.__qualname__ for t in types)})"
+        names = [t.__qualname__ for t in types]
+        label = f"stream({', '.join(names[:3])}{f' and {len(names) - 3} more' if len(names) > 3 else ''})"
         subscription = self._add(label, types, route, "queued", maxsize, overflow, "raise", where=where, consumer=False)
         return EventStream(subscription)
 

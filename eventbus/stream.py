@@ -54,6 +54,7 @@ class EventStream(Generic[E]):
         For a reader that pays per read rather than per event (a socket write, a database
         transaction): the further it falls behind, the more each read carries. Raises
         :class:`anyio.EndOfStream` once the stream is closed and every queued event has been read.
+        Like iteration, it is not a checkpoint when events are already waiting.
         """
         mailbox = self.subscription.mailbox
         assert mailbox is not None

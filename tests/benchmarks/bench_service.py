@@ -16,35 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 
-SERVICE = Path(__file__).parents[2] / "examples" / "service.py"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def wait_until_up(client: httpx.AsyncClient) -> None:
-    with anyio.fail_after(30):
-        while True:
-            try:
-                await client.get("/jobs")
-                return
-            except httpx.TransportError:
-                await anyio.sleep(0.1)
-
+from ..service.server import running_service
 
 async def train(client: httpx.AsyncClient, request: dict[str, Any]) -> str:
     response = await client.post("/jobs", json=request)
@@ -108,7 +87,6 @@ async def measure(args: argparse.Namespace, base_url: str) -> list[dict[str, Any
     limits = httpx.Limits(max_connections=args.clients + 10)
     results = []
     async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
-        await wait_until_up(client)
         for level in args.levels:
             latencies: list[float] = []
             runs = [await once(client, args, level, latencies) for _ in range(args.repeats)]
@@ -139,17 +117,9 @@ def main() -> None:
     parser.add_argument("--max-concurrent", type=int, default=None, help="jobs training at once (default: --jobs)")
     parser.add_argument("--compute-slots", type=int, default=1, help="jobs computing at one moment; 0: all that run")
     args = parser.parse_args()
-    port = free_port()
-    command = [
-        sys.executable, str(SERVICE), "--port", str(port),
-        "--max-concurrent", str(args.max_concurrent or args.jobs), "--compute-slots", str(args.compute_slots),
-    ]  # fmt: skip
-    with subprocess.Popen(command) as service:
-        try:
-            results = anyio.run(measure, args, f"http://127.0.0.1:{port}")
-        finally:
-            service.terminate()
-            service.wait(timeout=30)
+    options = ["--max-concurrent", str(args.max_concurrent or args.jobs), "--compute-slots", str(args.compute_slots)]
+    with running_service(*options) as url:
+        results = anyio.run(measure, args, url)
     for result in results:
         print(json.dumps(result))
 

@@ -216,6 +216,25 @@ async def test_past_keep_finished_the_first_to_finish_is_forgotten_with_its_back
     assert sorted(path.name for path in tmp_path.iterdir()) == [long.id]
 
 
+async def test_a_forgotten_cancelled_job_loses_its_backup_and_a_resumed_one_is_never_forgotten(tmp_path: Path) -> None:
+    async with JobManager(workdir=tmp_path, max_concurrent=2, keep_finished=1) as jobs:
+        backed_up = WaitForBackup(epoch=1, workdir=tmp_path)
+        resumed = jobs.submit(spec_builder(epochs=400, callbacks=[backed_up]))
+        await backed_up.reached.wait()  # the only job so far: the backup is its own
+        cancelled = jobs.submit(spec_builder(epochs=400))
+        await jobs.cancel(cancelled.id)
+        (tmp_path / cancelled.id).mkdir(exist_ok=True)
+        (tmp_path / cancelled.id / "kept.txt").write_text("what a cancelled job keeps")
+        await jobs.cancel(resumed.id)  # finished after it: kept, and the cancelled one forgotten
+        assert jobs.list() == [resumed] and not (tmp_path / cancelled.id).exists()
+        jobs.resume(resumed.id)  # running again: no longer counted among the finished
+        done = jobs.submit(spec_builder(epochs=1))
+        await done.wait()
+        assert jobs.list() == [resumed, done]
+        assert (tmp_path / resumed.id / BACKUP_FILE).is_file()
+        await jobs.cancel(resumed.id)
+
+
 async def test_clear_errors() -> None:
     with pytest.raises(ValueError, match="max_concurrent"):
         JobManager(max_concurrent=0)

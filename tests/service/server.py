@@ -22,18 +22,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(workdir: Path, *, max_concurrent: int = 3) -> Iterator[str]:
-    """Start ``examples/service.py`` on a free port; yield its base URL once it answers; stop it on leaving."""
+def running_service(*options: str) -> Iterator[str]:
+    """Start ``examples/service.py`` with ``options`` on a free port; yield its base URL once it
+    answers; stop it on leaving."""
     port = free_port()
-    command = [sys.executable, str(SERVICE), "--port", str(port), "--max-concurrent", str(max_concurrent)]
     url = f"http://127.0.0.1:{port}"
-    with subprocess.Popen([*command, "--workdir", str(workdir)]) as service:
+    with subprocess.Popen([sys.executable, str(SERVICE), "--port", str(port), *options]) as service:
         try:
             wait_until_answering(url, service)
             yield url
         finally:
-            service.terminate()
-            service.wait(timeout=30)
+            stop(service)
+
+
+def stop(service: subprocess.Popen[bytes]) -> None:
+    """Ask the service to stop; kill it if it has not within 30 s (never wait for it forever)."""
+    service.terminate()
+    try:
+        service.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        service.kill()
+        service.wait()
 
 
 def wait_until_answering(url: str, service: subprocess.Popen[bytes]) -> None:

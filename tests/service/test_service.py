@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_service(tmp_path_factory.mktemp("jobs"), max_concurrent=3) as url:
+    with running_service("--max-concurrent", "3", "--workdir", str(tmp_path_factory.mktemp("jobs"))) as url:
         yield url
 
 

@@ -150,6 +150,8 @@ class JobManager:
         """
         if not callable(build):
             raise TypeError(f"build must be a callable returning a TrainingSpec; got {build!r}")
+        if info is not None and not isinstance(info, Mapping):
+            raise TypeError(f"info must be a mapping (a dict of what the job was submitted with); got {info!r}")
         self._check_room()
         label = name or str(getattr(build, "__name__", "job"))
         job = Job(self._new_id(), label, build, self.history_size, info=info)
@@ -239,11 +241,11 @@ class JobManager:
             logger.warning("job %s (%s) failed", job.id, job.name, exc_info=exc)
             status, error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
         finally:
-            forgotten = self._forget_beyond_keep(job)  # before finishing: who waits for the job sees the list trimmed
-            job.finish(status, error)
             with anyio.CancelScope(shield=True):  # a cancelled job still says so
+                # Before it finishes, so whoever waits for it finds the older jobs already forgotten.
+                await self._delete_backups(self._forget_beyond_keep(job))
+                job.finish(status, error)
                 await self._announce(job)
-                await self._delete_backups(forgotten)
 
     async def _train(self, job: Job) -> None:
         assert self._building is not None

@@ -248,6 +248,8 @@ async def test_clear_errors() -> None:
         with pytest.raises(UnknownJobError, match="unknown job 'nope'") as unknown:
             jobs.get("nope")
         assert isinstance(unknown.value, KeyError)
+        with pytest.raises(TypeError, match="info must be a mapping"):
+            jobs.submit(spec_builder(epochs=1), info="epochs=1")  # type: ignore[arg-type]
         running = jobs.submit(spec_builder(epochs=20))
         jobs.submit(spec_builder(epochs=1))
         with pytest.raises(JobLimitError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Mapping
+from time import monotonic
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -45,11 +46,14 @@ class LifecycleEvent(Event):
     """Something that happened in a ``fit``, ``evaluate`` or ``predict`` run.
 
     ``run`` identifies the run (unique within the process, e.g. ``"fit-3"``), so an application
-    listening to many runs on one bus can tell them apart.
+    listening to many runs on one bus can tell them apart. ``time`` is when it happened, on the
+    monotonic clock (:func:`time.monotonic`): a queued subscriber, which handles it later, can
+    still time what it describes. It plays no part in comparing events.
     """
 
     run: str
     logs: Mapping[str, Any]
+    time: float = dataclasses.field(default_factory=monotonic, kw_only=True, compare=False)
 
     def snapshot(self: L) -> L:
         return dataclasses.replace(self, logs=MappingProxyType(dict(self.logs)))

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
+from eventbus import EventBus
 from trainer import Input, Sequential
+from trainer.callbacks import Callback, ProgbarLogger, current_event
+from trainer.callbacks.subscriber import subscribe_callback
+from trainer.events import EpochBegin, EpochEnd
 from trainer.layers import Dense
 
 X = np.linspace(-1, 1, 40, dtype=np.float32).reshape(20, 2)
@@ -53,3 +59,31 @@ def test_verbose_0_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_verbose() -> None:
     with pytest.raises(ValueError, match="verbose must be 'auto', 0, 1 or 2; got 3"):
         model().fit(X, Y, verbose=3)
+
+
+@pytest.mark.anyio
+async def test_the_time_shown_is_the_events_not_the_drawings() -> None:
+    """Queued, the bar may draw a whole epoch at once, long after it happened: it times the events."""
+    out = io.StringIO()
+    progbar = ProgbarLogger(stream=out)
+    progbar.set_params({"verbose": 2, "epochs": 1, "steps": 10})
+    async with EventBus() as bus:
+        subscribe_callback(bus, progbar, "fit-1")
+        await bus.publish(EpochBegin(run="fit-1", logs={}, epoch=0, time=100.0))
+        await bus.publish(EpochEnd(run="fit-1", logs={"loss": 0.5}, epoch=0, time=100.5))
+    assert out.getvalue() == "Epoch 1/1\n10/10 - 0s - 50ms/step - loss: 0.5000\n"
+
+
+@pytest.mark.anyio
+async def test_a_hook_finds_the_event_it_handles() -> None:
+    seen: list[tuple[str, float]] = []
+
+    class Timed(Callback):
+        async def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            event = current_event()
+            assert event is not None
+            seen.append((event.run, event.time))
+
+    await model().fit_async(X, Y, epochs=2, verbose=0, callbacks=[Timed()], run_id="timed")
+    assert [run for run, _ in seen] == ["timed", "timed"] and seen[0][1] < seen[1][1]
+    assert current_event() is None  # outside a hook

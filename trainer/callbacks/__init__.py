@@ -18,10 +18,12 @@ from .model_checkpoint import ModelCheckpoint
 from .progbar_logger import ProgbarLogger
 from .reduce_lr_on_plateau import ReduceLROnPlateau
 from .remote_monitor import RemoteMonitor
+from .subscriber import current_event
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
     "HOOKS",
+    "current_event",
     "BackupAndRestore",
     "CSVLogger",
     "Callback",

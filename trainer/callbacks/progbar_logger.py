@@ -7,6 +7,7 @@ import time
 from typing import Any, TextIO
 
 from .callback import Callback
+from .subscriber import current_event
 
 __all__ = ["ProgbarLogger"]
 
@@ -17,8 +18,10 @@ class ProgbarLogger(Callback):
     """Prints progress as Keras does: ``verbose=1`` a live bar per epoch, ``verbose=2`` a line per epoch.
 
     It is queued: writing to a slow terminal runs beside training, which waits only if more than
-    ``queue_size`` events pile up, and it loses nothing: every epoch line is printed, in order. Like Keras's progress bar, it redraws the bar at most every
-    ``interval`` seconds, so when it falls behind it skips stale batch updates cheaply and catches up.
+    ``queue_size`` events pile up, and it loses nothing: every epoch line is printed, in order.
+    Like Keras's progress bar, it redraws the bar at most every ``interval`` seconds, so when it
+    falls behind it skips stale batch updates cheaply and catches up. Times shown are those of the
+    events (when they happened), not of the drawing, which may come later.
     """
 
     delivery = "queued"
@@ -43,7 +46,7 @@ class ProgbarLogger(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._write(f"Epoch {epoch + 1}/{self.params['epochs']}\n")
-        self._started = time.monotonic()
+        self._started = _happened()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.verbose == 1:
@@ -54,7 +57,7 @@ class ProgbarLogger(Callback):
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         if not self._fitting:
-            self._started = time.monotonic()
+            self._started = _happened()
 
     def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if not self._fitting and self.verbose == 1:
@@ -65,7 +68,7 @@ class ProgbarLogger(Callback):
             self._render(self.params["steps"], logs or {}, final=True)
 
     def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._started = time.monotonic()
+        self._started = _happened()
 
     def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.verbose == 1:
@@ -80,7 +83,7 @@ class ProgbarLogger(Callback):
             return
         self._drawn = now
         steps = self.params["steps"]
-        elapsed = now - self._started
+        elapsed = _happened() - self._started
         per_step = _per_step(elapsed / max(done, 1))
         metrics = "".join(f" - {key}: {_number(value)}" for key, value in logs.items())
         if self.verbose == 2:
@@ -95,6 +98,12 @@ class ProgbarLogger(Callback):
         stream = self.stream or sys.stdout
         stream.write(text)
         stream.flush()
+
+
+def _happened() -> float:
+    """When the event being handled happened (now, if a hook is called directly, as in a test)."""
+    event = current_event()
+    return time.monotonic() if event is None else event.time
 
 
 def _per_step(seconds: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
@@ -13,7 +14,18 @@ from trainer.events import LIFECYCLE_EVENTS, DeferredWork, LifecycleEvent
 
 from .callback import HOOKS, Callback
 
-__all__ = ["delivery_of", "discard_deferred_work", "subscribe_callback"]
+__all__ = ["current_event", "delivery_of", "discard_deferred_work", "subscribe_callback"]
+
+_handling: contextvars.ContextVar[LifecycleEvent | None] = contextvars.ContextVar("trainer_hook_event", default=None)
+
+
+def current_event() -> LifecycleEvent | None:
+    """The lifecycle event the calling hook is handling (inside a hook, and in what it calls), else None.
+
+    Its ``time`` says when the event happened, which a queued hook handles a while later, and its
+    ``run`` which run it belongs to.
+    """
+    return _handling.get()
 
 
 def overridden_hooks(callback: Callback) -> dict[str, Callable[..., Any]]:
@@ -126,7 +138,11 @@ def _call(
     if is_async_handler(method):
 
         async def call_async(event: LifecycleEvent) -> None:
-            returned = await method(*event.hook_args())
+            token = _handling.set(event)
+            try:
+                returned = await method(*event.hook_args())
+            finally:
+                _handling.reset(token)
             if inline and defer is not None and inspect.isawaitable(returned):
                 await defer(hook, returned)
             elif inline:
@@ -135,7 +151,11 @@ def _call(
         return call_async
 
     def call(event: LifecycleEvent) -> None:
-        returned = method(*event.hook_args())
+        token = _handling.set(event)
+        try:
+            returned = method(*event.hook_args())
+        finally:
+            _handling.reset(token)
         if inline:
             _merge(name, hook, event.logs, returned)
 

@@ -39,7 +39,7 @@ class AsyncProgressLogger(Callback):
         await anyio.Path(self.path).write_text("")
 
     async def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        line = json.dumps({"epoch": epoch + 1, **(logs or {})}) + "\n"
+        line = json.dumps({"epoch": epoch, **(logs or {})}) + "\n"  # 0-based, as the CSV log and the hooks
         async with await anyio.open_file(self.path, "a") as file:
             await file.write(line)
 

@@ -320,6 +320,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="where backups go (default: a temporary directory)")
     args = parser.parse_args()
     app = create_app(workdir=args.workdir, max_concurrent=args.max_concurrent, compute_slots=args.compute_slots or None)
+    print(f"serving on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
     # Open event streams would otherwise hold a shutdown until their jobs end.
     uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=2, log_level="warning")
 

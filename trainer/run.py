@@ -71,7 +71,7 @@ class Run:
         event = event_type(run=self.id, logs=logs, **index)
         # Waiting for the loop with the turn held could wait for another run that needs the turn;
         # take_turn() takes it back before the next step.
-        before_waiting = None if self._turn is None else self._turn.give_back
+        before_waiting = None if self._turn is None else self._turn.lend
         self.bus.publish_threadsafe(event, wait=route == _WAIT, before_waiting=before_waiting)
 
     def checkpoint(self) -> None:

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 import anyio.from_thread
 
@@ -21,15 +22,19 @@ __all__ = ["ComputeTurns", "current_turns", "taking_turns"]
 
 _CANCEL_POLL_SECONDS = 0.02
 
+_Line = Literal["returning", "front", "back"]
+
 
 class ComputeTurns:
     """At most ``slots`` runs compute at a time; the others wait their turn, first come first served.
 
     A run takes its turn at a step boundary and keeps it from step to step until ``slice_seconds``
     have passed and another run waits: it then passes the turn on and queues behind the others. It
-    also gives its turn up whenever its thread waits for the event loop (for inline callbacks, or for
-    room in a full queue), so a run never holds a turn that another run's progress is needed to
-    free. A waiting run notices its cancellation within 20 ms. Thread-safe.
+    lends its turn whenever its thread waits for the event loop (for inline callbacks, or for room
+    in a full queue), so a run never holds a turn that another run's progress is needed to free; back
+    within its slice, it comes first, and whoever borrowed the turn hands it back at their next step
+    and stays first in line. So a run whose callbacks the loop serves at every batch keeps its share.
+    A waiting run notices its cancellation within 20 ms. Thread-safe.
     """
 
     def __init__(self, slots: int = 1, slice_seconds: float = 0.01) -> None:
@@ -40,6 +45,7 @@ class ComputeTurns:
         self._slots = slots
         self.slice_seconds = float(slice_seconds)
         self._free = slots
+        self._returning: deque[threading.Lock] = deque()  # runs back from lending their turn: first
         self._waiting: deque[threading.Lock] = deque()
         self._lock = threading.Lock()
 
@@ -51,14 +57,19 @@ class ComputeTurns:
     def _turn(self) -> _Turn:
         return _Turn(self)
 
-    def _acquire(self) -> None:
+    def _acquire(self, line: _Line) -> None:
         with self._lock:
-            if self._free and not self._waiting:
+            if self._free and not self._waiting and not self._returning:
                 self._free -= 1
                 return
             baton = threading.Lock()
             baton.acquire()
-            self._waiting.append(baton)
+            if line == "returning":
+                self._returning.append(baton)
+            elif line == "front":
+                self._waiting.appendleft(baton)
+            else:
+                self._waiting.append(baton)
         while not baton.acquire(timeout=_CANCEL_POLL_SECONDS):
             try:
                 anyio.from_thread.check_cancelled()
@@ -68,20 +79,19 @@ class ComputeTurns:
 
     def _withdraw(self, baton: threading.Lock) -> None:
         with self._lock:
-            if baton in self._waiting:
-                self._waiting.remove(baton)
-                return
+            for line in (self._returning, self._waiting):
+                if baton in line:
+                    line.remove(baton)
+                    return
         self._release()  # handed over while giving up: pass it on
 
     def _release(self) -> None:
         with self._lock:
-            if self._waiting:
-                self._waiting.popleft().release()  # straight to the next in line: nobody barges in
+            line = self._returning or self._waiting
+            if line:
+                line.popleft().release()  # straight to the next in line: nobody barges in
             else:
                 self._free += 1
-
-    def _others_wait(self) -> bool:
-        return bool(self._waiting)
 
 
 class _Turn:
@@ -89,21 +99,37 @@ class _Turn:
 
     def __init__(self, turns: ComputeTurns) -> None:
         self._turns = turns
-        self._since: float | None = None  # when the turn was taken; None while not held
+        self._since: float | None = None  # when the turn's slice began; None while not held
+        self._lent: float | None = None  # when the slice of a turn lent out began
 
     def keep_or_pass(self) -> None:
         """Before a step: take the turn if not held, or pass it on if its slice is over and another
-        run waits, then wait for it again. Raises if the task awaiting the run is cancelled (the
-        turn may then be held: :meth:`give_back` when the run ends)."""
-        since = self._since
+        run waits (or at once, if a run it was lent by wants it back), then wait for it again.
+        Raises if the task awaiting the run is cancelled (the turn may then be held: :meth:`give_back`
+        when the run ends)."""
+        turns, since, now = self._turns, self._since, time.monotonic()
+        line: _Line = "back"
         if since is not None:
-            if time.monotonic() - since < self._turns.slice_seconds or not self._turns._others_wait():
+            if turns._returning:
+                line = "front"  # a borrowed turn goes back; the borrower stays next
+            elif now - since < turns.slice_seconds or not turns._waiting:
                 return
             self.give_back()
+        lent, self._lent = self._lent, None
+        if lent is not None and now - lent < turns.slice_seconds:
+            line, since = "returning", lent
+        else:
+            since = None
         anyio.from_thread.check_cancelled()  # fails at once outside a worker thread, not only when it must wait
-        self._turns._acquire()
-        self._since = time.monotonic()
+        turns._acquire(line)
+        self._since = time.monotonic() if since is None else since
         anyio.from_thread.check_cancelled()  # a cancellation that came with the turn: stop before computing
+
+    def lend(self) -> None:
+        """Before waiting for the event loop: let others compute meanwhile; the slice goes on."""
+        if self._since is not None:
+            self._lent = self._since
+            self.give_back()
 
     def give_back(self) -> None:
         """Hand the turn to the next in line, or free it; does nothing if the turn is not held."""

@@ -95,13 +95,49 @@ async def test_a_thread_waiting_for_its_turn_is_cancelled_and_gives_up_its_place
 
 def test_a_turn_handed_to_a_thread_that_is_giving_up_goes_on_to_the_next() -> None:
     turns = ComputeTurns(1)
-    turns._acquire()  # someone computes
+    turns._acquire("back")  # someone computes
     baton = threading.Lock()
     baton.acquire()
     turns._waiting.append(baton)  # a thread waits
     turns._release()  # the turn is handed to it ...
     turns._withdraw(baton)  # ... just as it gives up, cancelled
     assert turns._free == 1 and not turns._waiting  # the turn is free again, not lost
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds: it watches the turns' state, not the clock."""
+    with anyio.fail_after(10):
+        while not condition():
+            await anyio.sleep(0.001)
+
+
+async def test_a_run_back_from_lending_its_turn_comes_first_and_the_borrower_stays_next() -> None:
+    turns = ComputeTurns(1, slice_seconds=60)  # no slice ends in this test
+    lender, borrower, third = turns._turn(), turns._turn(), turns._turn()
+    order: list[str] = []
+
+    def step(turn: Any, name: str) -> None:
+        turn.keep_or_pass()
+        order.append(name)
+
+    await anyio.to_thread.run_sync(step, lender, "lender")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")
+        await until(lambda: len(turns._waiting) == 1)
+        tg.start_soon(anyio.to_thread.run_sync, step, third, "third")
+        await until(lambda: len(turns._waiting) == 2)
+        lender.lend()  # its thread waits for the event loop: the first in line computes meanwhile
+        await until(lambda: order == ["lender", "borrower"])
+        tg.start_soon(anyio.to_thread.run_sync, step, lender, "lender")  # back within its slice
+        await until(lambda: len(turns._returning) == 1)
+        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")  # its next step: hands the turn back
+        await until(lambda: order == ["lender", "borrower", "lender"])
+        lender.give_back()  # the borrower was first in line again, ahead of the third
+        await until(lambda: order == ["lender", "borrower", "lender", "borrower"])
+        borrower.give_back()
+    assert order == ["lender", "borrower", "lender", "borrower", "third"]
+    third.give_back()
+    assert turns._free == 1
 
 
 async def test_turns_are_taken_only_in_worker_threads_and_arguments_are_checked() -> None:

@@ -31,7 +31,8 @@ class ThreadHandoff:
     Guarantees: events are published in the order they were handed over, whichever threads handed
     them, each once. A thread that hands over without waiting pays a lock and, when the pump is idle,
     a non-blocking wake-up of the loop; a thread that waits, or finds ``maxsize`` events already
-    pending, has everything pending published (on the loop) before it returns. What an inline handler
+    pending, has everything pending published (on the loop) before it returns, even if the task that
+    started the thread is cancelled meanwhile. What an inline handler
     raises for a waiting thread's event is raised in that thread; for an event handed over without
     waiting, it goes to ``on_error``. Once closed, handing over raises :class:`BusClosedError`.
     """
@@ -67,7 +68,7 @@ class ThreadHandoff:
         if must_wait:
             if before_waiting is not None:
                 before_waiting()
-            anyio.from_thread.run(self.publish_pending, token=self._token)
+            anyio.from_thread.run(self._publish_for_waiting_thread, token=self._token)
             if outcome is not None and outcome.error is not None:
                 raise outcome.error
         elif wake:
@@ -92,6 +93,13 @@ class ThreadHandoff:
                         outcome.error = exc
                     else:
                         self._on_error(event, exc)
+
+    async def _publish_for_waiting_thread(self) -> None:
+        # Shielded: the thread's event is published even if the task that started the thread has
+        # been cancelled meanwhile (the thread notices that itself, afterwards). Left in that
+        # task's cancelled scope, anyio would spin at its first checkpoint, unable to deliver it.
+        with anyio.CancelScope(shield=True):
+            await self.publish_pending()
 
     async def pump(self) -> None:
         """The loop-side task: publish what threads hand over without waiting, until cancelled."""

@@ -144,7 +144,11 @@ def _call(
             finally:
                 _handling.reset(token)
             if inline and defer is not None and inspect.isawaitable(returned):
-                await defer(hook, returned)
+                try:
+                    await defer(hook, returned)
+                except BaseException:
+                    _close(returned)  # never handed over: it will never run
+                    raise
             elif inline:
                 _merge(name, hook, event.logs, returned)
 

@@ -32,7 +32,8 @@ class ThreadHandoff:
     them, each once. A thread that hands over without waiting pays a lock and, when the pump is idle,
     a non-blocking wake-up of the loop; a thread that waits, or finds ``maxsize`` events already
     pending, has everything pending published (on the loop) before it returns, even if the task that
-    started the thread is cancelled meanwhile. What an inline handler
+    started the thread is cancelled meanwhile (the cancellation then waits for those inline handlers
+    to return). What an inline handler
     raises for a waiting thread's event is raised in that thread; for an event handed over without
     waiting, it goes to ``on_error``. Once closed, handing over raises :class:`BusClosedError`.
     """

@@ -62,7 +62,8 @@ class Run:
     def emit(self, event_type: type[LifecycleEvent], logs: dict[str, Any], **index: int) -> None:
         """Publish from the compute thread. ``logs`` must not change afterwards unless it waited.
 
-        Nothing is published once the run is cancelled: no hook runs after the cancellation.
+        Nothing is published once the run is cancelled: no hook starts after the cancellation. A
+        cancellation that comes while the thread waits for inline hooks takes effect once they return.
         """
         route = self._routes[event_type]
         if route == _SKIP:

@@ -28,13 +28,15 @@ _Line = Literal["returning", "front", "back"]
 class ComputeTurns:
     """At most ``slots`` runs compute at a time; the others wait their turn, first come first served.
 
-    A run takes its turn at a step boundary and keeps it from step to step until ``slice_seconds``
-    have passed and another run waits: it then passes the turn on and queues behind the others. It
-    lends its turn whenever its thread waits for the event loop (for inline callbacks, or for room
-    in a full queue), so a run never holds a turn that another run's progress is needed to free; back
-    within its slice, it comes first, and whoever borrowed the turn hands it back at their next step
-    and stays first in line. So a run whose callbacks the loop serves at every batch keeps its share.
-    A waiting run notices its cancellation within 20 ms. Thread-safe.
+    A run takes its turn before a group of steps and keeps it from group to group until
+    ``slice_seconds`` have passed and another run waits: it then passes the turn on and queues
+    behind the others. It lends its turn whenever its thread waits for the event loop to publish
+    an event (for inline callbacks, or for room in a full queue), so waiting for the loop never
+    holds a turn that another run's progress may be needed to free. Back within its slice, a run
+    that lent its turn comes first: a holder hands a turn over at its next group of steps when such
+    a run is back, and queues at the front. So a run whose callbacks the loop serves at every batch
+    keeps more of its share, though not all of it. A run waiting for a turn notices its cancellation
+    within 20 ms. Thread-safe.
     """
 
     def __init__(self, slots: int = 1, slice_seconds: float = 0.01) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -12,7 +13,7 @@ import anyio.from_thread
 from eventbus import EventBus
 
 from .callbacks.callback import Callback
-from .callbacks.subscriber import discard_deferred_work, subscribe_callback
+from .callbacks.subscriber import finish_deferred_work, subscribe_callback
 from .events import LIFECYCLE_EVENTS, LifecycleEvent
 from .turns import current_turns
 
@@ -22,6 +23,8 @@ T = TypeVar("T")
 
 _SKIP, _HAND_OVER, _WAIT = 0, 1, 2
 _run_numbers = itertools.count(1)
+
+logger = logging.getLogger("trainer")
 
 
 class QueuedCallbackFailed(Exception):
@@ -107,7 +110,9 @@ async def open_run(
     """A private bus with ``callbacks`` subscribed in order (and every event forwarded to ``app_bus``).
 
     On leaving without error, waits until every queued callback has handled every event and raises
-    :class:`~eventbus.DeliveryError` if one failed, naming the callback, the hook and the event.
+    :class:`~eventbus.DeliveryError` if one failed, naming the callback, the hook and the event. On
+    leaving with an error or a cancellation, finishes the work hooks handed over (checkpoint and
+    backup writes) first, then lets the queued callbacks go.
     """
     if run_id is None:
         run_id = f"{kind}-{next(_run_numbers)}"
@@ -126,6 +131,9 @@ async def open_run(
         except QueuedCallbackFailed:
             pass  # the compute thread stopped early; the drain below raises the failure itself
         except BaseException:
-            discard_deferred_work(bus)
+            for failure in await finish_deferred_work(bus):
+                # Logged, as the bus logs its own failures while leaving on an exception: the run's
+                # exception (a cancellation, say) is the one that propagates.
+                logger.error("run %s: work a callback had handed over failed as the run ended", run_id, exc_info=failure)
             raise
         await bus.drain()

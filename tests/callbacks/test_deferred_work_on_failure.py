@@ -1,7 +1,9 @@
-"""A run that fails while BackupAndRestore's writes are still queued: they are discarded quietly.
+"""A run that fails or is cancelled while its callbacks' writes are still queued: they are all written.
 
-The writes waiting on the callback's lane never run (the run failed; a later backup is not wanted),
-none is left un-awaited, none is awaited after it was discarded, and the backup on disk stays whole.
+As in Keras, whose hooks write before they return, what a hook saved before the run ended is on
+disk: every write handed over is made, in order, whole, without noise, and only then does the run
+raise. (Before, the writes still waiting were dropped: a checkpoint that the backup recorded as
+saved could be missing, and the resumed run would never save it again.)
 """
 
 from __future__ import annotations
@@ -9,81 +11,157 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import trainer.run
 from trainer import saving
-from trainer.callbacks import subscriber
 from trainer.callbacks.backup_and_restore import BACKUP_FILE, BackupAndRestore
 from trainer.callbacks.callback import Callback
+from trainer.callbacks.model_checkpoint import ModelCheckpoint
 
-from .training_run import build_model, dataset
+from .training_run import BatchCounter, build_model, dataset
 
 pytestmark = pytest.mark.anyio
 
 
 class GatedWrites:
-    """Stands in for ``saving.write_contents``: the first write goes through, the second waits for
-    ``release`` (so the writes after it queue up on the lane), later ones go through."""
+    """Stands in for ``saving.write_contents``: write number ``gated`` waits for ``release`` (so the
+    writes after it queue up on their lane); the others go through. Records the paths written."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-        self.second_started = threading.Event()
+    def __init__(self, gated: int) -> None:
+        self.gated = gated
+        self.paths: list[str] = []
+        self.gated_started = threading.Event()
         self.release = threading.Event()
         self._write = saving.write_contents
 
     def __call__(self, path: Any, contents: Any) -> None:
-        self.calls += 1
-        if self.calls == 2:
-            self.second_started.set()
-            assert self.release.wait(30), "the test never released the second write"
+        if len(self.paths) + 1 == self.gated:
+            self.gated_started.set()
+            assert self.release.wait(30), "the test never released the gated write"
         self._write(path, contents)
+        self.paths.append(str(path))
 
 
-class CrashWhileWriting(Callback):
-    """Raises at one batch, once the gated write is under way and later ones wait behind it."""
+def release_when_the_run_ends(monkeypatch: pytest.MonkeyPatch, writes: GatedWrites) -> None:
+    """The gated write ends only once the run is ending with work queued behind it, as a slow disk would have it."""
+    finish = trainer.run.finish_deferred_work
+
+    async def release_then_finish(bus: Any) -> list[Exception]:
+        writes.release.set()
+        return await finish(bus)
+
+    monkeypatch.setattr(trainer.run, "finish_deferred_work", release_then_finish)
+
+
+class EndAt(Callback):
+    """At one batch of one epoch, once the gated write is under way: calls ``end`` (raise, or cancel)."""
 
     delivery = "inline"
 
-    def __init__(self, batch: int, writes: GatedWrites) -> None:
+    def __init__(self, epoch: int, batch: int, writes: GatedWrites, end: Callable[[], None]) -> None:
         super().__init__()
-        self.batch, self.writes = batch, writes
+        self.at, self.epoch, self.writes, self.end = (epoch, batch), -1, writes, end
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = epoch
 
     async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if batch == self.batch:
-            assert await anyio.to_thread.run_sync(self.writes.second_started.wait, 30)
-            raise RuntimeError("crash")
+        if (self.epoch, batch) == self.at:
+            assert await anyio.to_thread.run_sync(self.writes.gated_started.wait, 30)
+            self.end()
 
 
-async def test_writes_still_queued_when_the_run_fails_are_discarded_without_noise(
+def crash() -> None:
+    raise RuntimeError("crash")
+
+
+def noise(caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder) -> list[str]:
+    gc.collect()  # a coroutine dropped without being awaited or closed warns when it is collected
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    return logged + [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+async def fit(callbacks: list[Callback], epochs: int = 1) -> None:
+    x, y = dataset()
+    await build_model().fit_async(x, y, batch_size=8, epochs=epochs, verbose=0, callbacks=callbacks)
+
+
+async def test_backups_queued_when_the_run_fails_are_all_written_before_it_raises(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
 ) -> None:
-    writes = GatedWrites()
+    writes = GatedWrites(gated=2)
     monkeypatch.setattr(saving, "write_contents", writes)
-    discard = subscriber.discard_deferred_work
-
-    def discard_then_release(bus: Any) -> None:
-        # The write under way ends only after the run has discarded what waits behind it, as a slow
-        # disk would have it; its lane then goes on to the discarded writes, unless they are gone.
-        discard(bus)
-        writes.release.set()
-
-    monkeypatch.setattr(trainer.run, "discard_deferred_work", discard_then_release)
-    x, y = dataset()
-    model = build_model()
-    callbacks = [BackupAndRestore(tmp_path, save_freq=1), CrashWhileWriting(batch=4, writes=writes)]
+    release_when_the_run_ends(monkeypatch, writes)
+    # The counter counts each batch before the backup of that batch is taken.
+    callbacks = [BatchCounter(), BackupAndRestore(tmp_path, save_freq=1), EndAt(0, 4, writes, crash)]
     with caplog.at_level(logging.DEBUG), pytest.raises(RuntimeError, match="crash"):
-        await model.fit_async(x, y, batch_size=8, epochs=1, verbose=0, callbacks=callbacks)
-    gc.collect()  # a coroutine dropped without being awaited or closed warns when it is collected
+        await fit(callbacks)
 
-    assert writes.release.is_set(), "the run did not fail while writes were queued"
-    assert writes.calls == 2  # the backups of batches 2 to 4 were discarded, never written
-    noise = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert noise == []
-    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
+    assert writes.release.is_set(), "the run did not end while writes were queued"
+    assert writes.paths == [str(tmp_path / BACKUP_FILE)] * 5  # batches 0 to 4, the one it crashed in included
     state, _ = saving.load_backup(build_model(), tmp_path / BACKUP_FILE)  # whole: it loads
-    assert state["epoch"] == 0
+    assert state["callbacks"][0]["state"]["batches"] == 5  # the last backup was written last
+    assert noise(caplog, recwarn) == []
+
+
+async def test_backups_queued_when_the_run_is_cancelled_are_all_written_before_it_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
+    writes = GatedWrites(gated=2)
+    monkeypatch.setattr(saving, "write_contents", writes)
+    release_when_the_run_ends(monkeypatch, writes)
+    with caplog.at_level(logging.DEBUG), anyio.CancelScope() as scope:
+        callbacks = [BatchCounter(), BackupAndRestore(tmp_path, save_freq=1), EndAt(0, 4, writes, scope.cancel)]
+        await fit(callbacks)
+    assert scope.cancelled_caught
+
+    assert writes.release.is_set(), "the run did not end while writes were queued"
+    assert len(writes.paths) == 5  # cancelled at batch 4: the backups of batches 0 to 4
+    state, _ = saving.load_backup(build_model(), tmp_path / BACKUP_FILE)
+    assert state["callbacks"][0]["state"]["batches"] == 5
+    assert noise(caplog, recwarn) == []
+
+
+async def test_a_checkpoint_saved_before_a_crash_is_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Epoch 0's checkpoint waits on the disk; epoch 1's queues behind it; the run crashes in epoch 2.
+    writes = GatedWrites(gated=1)
+    monkeypatch.setattr(saving, "write_contents", writes)
+    release_when_the_run_ends(monkeypatch, writes)
+    checkpoint = ModelCheckpoint(tmp_path / "{epoch}.weights.npz", save_weights_only=True)
+    with pytest.raises(RuntimeError, match="crash"):
+        await fit([checkpoint, EndAt(2, 2, writes, crash)], epochs=3)
+
+    assert writes.paths == [str(tmp_path / "1.weights.npz"), str(tmp_path / "2.weights.npz")]
+    for path in writes.paths:
+        build_model().load_weights(path)  # whole: it loads
+
+
+async def test_work_that_fails_as_the_run_ends_is_logged_and_the_run_raises_its_own_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class FailingUpload(Callback):
+        delivery = "inline"
+
+        async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+            return self.upload() if batch == 1 else None
+
+        async def upload(self) -> None:
+            await anyio.lowlevel.checkpoint()
+            raise OSError("upload failed")
+
+    class CrashAt(Callback):
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            if batch == 1:
+                crash()
+
+    with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError, match="crash"):
+        await fit([FailingUpload(), CrashAt()])
+    logged = [r.exc_info[1] for r in caplog.records if r.exc_info is not None]
+    assert any(isinstance(error, OSError) and str(error) == "upload failed" for error in logged), caplog.text

@@ -7,14 +7,15 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+import anyio
+
 from eventbus import EventBus, Subscription
 from eventbus.handlers import is_async_handler, is_noop_hook
-
 from trainer.events import LIFECYCLE_EVENTS, DeferredWork, LifecycleEvent
 
 from .callback import HOOKS, Callback
 
-__all__ = ["current_event", "delivery_of", "discard_deferred_work", "subscribe_callback"]
+__all__ = ["current_event", "delivery_of", "finish_deferred_work", "subscribe_callback"]
 
 _handling: contextvars.ContextVar[LifecycleEvent | None] = contextvars.ContextVar("trainer_hook_event", default=None)
 
@@ -91,7 +92,8 @@ def _open_lane(bus: EventBus, name: str, run: str, owner: object, maxsize: int) 
 
     async def run_work(event: DeferredWork) -> None:
         try:
-            await event.work
+            with anyio.CancelScope(shield=True):  # a write once begun ends whole, even in a cancelled run
+                await event.work
         except Exception:
             for waiting in lane.unhandled():
                 _close(waiting.work)  # type: ignore[attr-defined]
@@ -110,19 +112,36 @@ def _open_lane(bus: EventBus, name: str, run: str, owner: object, maxsize: int) 
     return defer
 
 
-def discard_deferred_work(bus: EventBus) -> None:
-    """When a run ends in an error: take the work still waiting on ``bus``'s lanes away from them, and
-    close it. None of it runs; work under way is left to finish (a backup write stays whole).
+async def finish_deferred_work(bus: EventBus) -> list[Exception]:
+    """When a run ends in an error or is cancelled: see the work its hooks handed over to the end,
+    and return what failed.
 
-    Closing is not enough: a lane whose work under way cannot be cancelled (a write in a worker
-    thread) goes on, once it is done, to what it holds before cancellation reaches it, and would
-    await a closed coroutine.
+    A hook has done its part once it returns, as in Keras, whose hooks write before they return: a
+    checkpoint saved before a crash is on disk, and a backup that records it as saved never points at
+    a file that is not there. Each lane's work runs in order, shielded from the cancellation; a lane
+    stops at its first failure, and what waits behind that is closed, never started. A piece of work
+    that never ends keeps the run from ending.
     """
-    for subscription in bus.subscriptions:
-        if subscription.event_types == (DeferredWork,):  # a lane: nothing else takes DeferredWork
-            for event in subscription.discard_unhandled():
-                if isinstance(event, DeferredWork):
-                    _close(event.work)
+    failures: list[Exception] = []
+    with anyio.CancelScope(shield=True):
+        for lane in bus.subscriptions:
+            if lane.event_types != (DeferredWork,):
+                continue  # not a lane: nothing else takes DeferredWork
+            # Taken from its consumer, which a cancellation stops; the work under way it finishes.
+            waiting = [event.work for event in lane.discard_unhandled() if isinstance(event, DeferredWork)]
+            failed_before = lane.failed
+            await lane.wait_settled(lane.accepted)
+            if lane.failed > failed_before:
+                waiting = []  # the lane's failure is the bus's to report
+            for position, work in enumerate(waiting):
+                try:
+                    await work
+                except Exception as exc:
+                    failures.append(exc)
+                    for never_started in waiting[position + 1 :]:
+                        _close(never_started)
+                    break
+    return failures
 
 
 def _close(work: Awaitable[Any]) -> None:

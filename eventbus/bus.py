@@ -314,6 +314,11 @@ class EventBus:
         ``before_waiting()``, if given, is called in this thread just before it waits for the loop
         (whenever ``wait=True``, and when the hand-over queue is full): the moment to release what
         the loop's side may need meanwhile, such as a lock other threads wait for.
+
+        A waiting thread started by :func:`anyio.to_thread.run_sync` whose task is cancelled stops
+        waiting within :data:`~eventbus.handoff.CANCEL_POLL_SECONDS` and raises the cancellation; its
+        event, if no handler has it yet, is never published. Threads still waiting when the bus is
+        left on an error raise :class:`BusClosedError`.
         """
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError(

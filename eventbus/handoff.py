@@ -1,4 +1,4 @@
-"""Events handed from worker threads to the event loop, in order, without waiting for them."""
+"""Events handed from worker threads to the event loop, in order, with or without waiting for them."""
 
 from __future__ import annotations
 
@@ -13,29 +13,41 @@ import anyio.lowlevel
 from .errors import BusClosedError
 from .event import Event
 
-__all__ = ["ThreadHandoff"]
+__all__ = ["CANCEL_POLL_SECONDS", "ThreadHandoff"]
+
+
+CANCEL_POLL_SECONDS = 0.02
+"""How often a thread waiting for the loop checks whether the task that started it was cancelled."""
 
 
 class _Outcome:
-    """Where a waiting thread finds what publishing its event raised."""
+    """What a waiting thread waits for: its event published (or withdrawn), and what that raised."""
 
-    __slots__ = ("error",)
+    __slots__ = ("done", "error", "taken", "withdrawn")
 
     def __init__(self) -> None:
-        self.error: Exception | None = None
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.taken = False  # the loop has begun publishing it: too late to withdraw
+        self.withdrawn = False  # its thread gave up waiting: never to be published
 
 
 class ThreadHandoff:
     """A bounded FIFO from any thread to one pump task on the event loop.
 
     Guarantees: events are published in the order they were handed over, whichever threads handed
-    them, each once. A thread that hands over without waiting pays a lock and, when the pump is idle,
-    a non-blocking wake-up of the loop; a thread that waits, or finds ``maxsize`` events already
-    pending, has everything pending published (on the loop) before it returns, even if the task that
-    started the thread is cancelled meanwhile (the cancellation then waits for those inline handlers
-    to return). What an inline handler
-    raises for a waiting thread's event is raised in that thread; for an event handed over without
-    waiting, it goes to ``on_error``. Once closed, handing over raises :class:`BusClosedError`.
+    them, each once, by the pump task (or a barrier). A thread that hands over without waiting pays
+    a lock and, when the pump is idle, a non-blocking wake-up of the loop. A thread that waits, or
+    finds ``maxsize`` events already pending, returns once its event and all before it are
+    published, raising what an inline handler raised for its event.
+
+    Cancellation: a waiting thread started by :func:`anyio.to_thread.run_sync` checks every
+    :data:`CANCEL_POLL_SECONDS` whether its host task was cancelled, and if so withdraws its event
+    (if no handler has it yet, none ever will) and raises the cancellation. Handlers already running
+    go on, unless the cancellation reaches the pump task too (as when the bus lives inside the
+    cancelled task). What an inline handler raises for an event handed over without waiting goes
+    to ``on_error``. Once closed, handing over raises :class:`BusClosedError`; once the pump stops,
+    threads still waiting are released with :class:`BusClosedError`.
     """
 
     def __init__(
@@ -58,23 +70,20 @@ class ThreadHandoff:
     def hand_over(self, event: Event, *, wait: bool, before_waiting: Callable[[], object] | None = None) -> None:
         """Called from a worker thread: queue ``event`` for publication on the loop. If this thread
         is to wait for the loop, ``before_waiting()`` is called first."""
-        outcome = _Outcome() if wait else None
         with self._lock:
             if self._closed:
                 raise BusClosedError("cannot publish: the bus has been left")
+            outcome = _Outcome() if wait or len(self._pending) >= self.maxsize else None
             self._pending.append((event, outcome))
-            must_wait = wait or len(self._pending) > self.maxsize
-            wake = not must_wait and not self._wake_scheduled
-            self._wake_scheduled = self._wake_scheduled or wake
-        if must_wait:
-            if before_waiting is not None:
-                before_waiting()
-            anyio.from_thread.run(self._publish_for_waiting_thread, token=self._token)
-            if outcome is not None and outcome.error is not None:
-                raise outcome.error
-        elif wake:
+            wake = not self._wake_scheduled
+            self._wake_scheduled = True
+        if wake:
             # anyio's public from_thread calls all wait for the loop; this one only schedules.
             self._token.backend_class.run_sync_soon(self._wake, (), self._token.native_token)
+        if outcome is not None:
+            if before_waiting is not None:
+                before_waiting()
+            self._wait_for(outcome)
 
     def close(self) -> None:
         """Refuse further hand-overs; those already made are still published by :meth:`publish_pending`."""
@@ -85,31 +94,77 @@ class ThreadHandoff:
         """Publish every event handed over so far, oldest first; one caller at a time. Never raises
         what a handler raised: that goes to the waiting thread, or to ``on_error``."""
         async with self._publishing:
-            while self._pending:
-                event, outcome = self._pending.popleft()
+            while (entry := self._take_next()) is not None:
+                event, outcome = entry
                 try:
                     await self._publish(event)
                 except Exception as exc:
-                    if outcome is not None:
-                        outcome.error = exc
-                    else:
+                    if outcome is None:
                         self._on_error(event, exc)
-
-    async def _publish_for_waiting_thread(self) -> None:
-        # Shielded: the thread's event is published even if the task that started the thread has
-        # been cancelled meanwhile (the thread notices that itself, afterwards). Left in that
-        # task's cancelled scope, anyio would spin at its first checkpoint, unable to deliver it.
-        with anyio.CancelScope(shield=True):
-            await self.publish_pending()
+                    else:
+                        outcome.error = exc
+                except BaseException:
+                    if outcome is not None:
+                        outcome.error = BusClosedError("the bus stopped publishing before this event's handlers returned")
+                    raise
+                finally:
+                    if outcome is not None:
+                        outcome.done.set()
 
     async def pump(self) -> None:
-        """The loop-side task: publish what threads hand over without waiting, until cancelled."""
-        while True:
-            await self._ready.wait()
-            self._ready = anyio.Event()
-            await self.publish_pending()
+        """The loop-side task: publish what threads hand over, until cancelled; then release the
+        threads still waiting, with :class:`BusClosedError`."""
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready = anyio.Event()
+                await self.publish_pending()
+        finally:
+            self._release_waiting_threads()
+
+    def _take_next(self) -> tuple[Event, _Outcome | None] | None:
+        with self._lock:
+            while self._pending:
+                event, outcome = self._pending.popleft()
+                if outcome is None:
+                    return event, None
+                if not outcome.withdrawn:
+                    outcome.taken = True
+                    return event, outcome
+            return None
+
+    def _wait_for(self, outcome: _Outcome) -> None:
+        """In the handing thread: wait until ``outcome`` is done, or the host task is cancelled."""
+        while not outcome.done.wait(CANCEL_POLL_SECONDS):
+            try:
+                _check_cancelled()
+            except BaseException:
+                with self._lock:
+                    outcome.withdrawn = not outcome.taken
+                raise
+        if isinstance(outcome.error, BusClosedError):
+            _check_cancelled()  # it stopped because the host task was cancelled: raise that instead
+        if outcome.error is not None:
+            raise outcome.error
+
+    def _release_waiting_threads(self) -> None:
+        with self._lock:
+            self._closed = True
+            waiting = [outcome for _, outcome in self._pending if outcome is not None]
+            self._pending.clear()
+        for outcome in waiting:
+            outcome.error = BusClosedError("the bus was left before this event was published")
+            outcome.done.set()
 
     def _wake(self) -> None:
         with self._lock:
             self._wake_scheduled = False
         self._ready.set()
+
+
+def _check_cancelled() -> None:
+    """Raise the backend's cancellation if the task that started this worker thread was cancelled."""
+    try:
+        anyio.from_thread.check_cancelled()
+    except anyio.NoEventLoopError:
+        pass  # not an anyio worker thread: there is no host task to be cancelled

@@ -65,8 +65,9 @@ class Run:
     def emit(self, event_type: type[LifecycleEvent], logs: dict[str, Any], **index: int) -> None:
         """Publish from the compute thread. ``logs`` must not change afterwards unless it waited.
 
-        Nothing is published once the run is cancelled: no hook starts after the cancellation. A
-        cancellation that comes while the thread waits for inline hooks takes effect once they return.
+        Nothing is published once the run is cancelled: no hook starts after the cancellation. One
+        that comes while the thread waits for inline hooks stops the wait within
+        :data:`~eventbus.handoff.CANCEL_POLL_SECONDS`; the hooks, on the run's own bus, are cancelled too.
         """
         route = self._routes[event_type]
         if route == _SKIP:

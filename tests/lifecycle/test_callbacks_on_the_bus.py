@@ -346,6 +346,32 @@ async def test_an_inline_callback_error_is_raised_as_it_is_even_when_queued_ones
     assert model.optimizer.iterations == 8, "training stopped at the epoch whose hook raised"
 
 
+async def test_cancelling_fit_async_while_an_inline_hook_hangs_stops_the_run_and_cancels_the_hook() -> None:
+    started = anyio.Event()
+    hook_ended: list[str] = []
+
+    class Hangs(Callback):
+        delivery = "inline"
+
+        async def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if batch == 2:
+                started.set()
+                try:
+                    await anyio.sleep_forever()  # an upload that never answers, say
+                except anyio.get_cancelled_exc_class():
+                    hook_ended.append("cancelled")
+                    raise
+
+    model = small_model()
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: model.fit_async(X, Y, batch_size=1, epochs=100, verbose=0, callbacks=[Hangs()]))
+            await started.wait()
+            tg.cancel_scope.cancel()
+    assert hook_ended == ["cancelled"]
+    assert model.optimizer.iterations == 3, "no step ran after the batch whose hook hung"
+
+
 async def test_no_hook_runs_after_fit_async_is_cancelled() -> None:
     seen: list[str] = []
     started = anyio.Event()

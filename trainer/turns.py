@@ -34,8 +34,8 @@ class ComputeTurns:
     an event (for inline callbacks, or for room in a full queue), so waiting for the loop never
     holds a turn that another run's progress may be needed to free. Back within its slice, a run
     that lent its turn comes first: a holder hands a turn over at its next group of steps when such
-    a run is back, and queues at the front. So a run whose callbacks the loop serves at every batch
-    keeps more of its share, though not all of it. A run waiting for a turn notices its cancellation
+    a run is back, and queues at the front, its slice running on. So a run whose callbacks the loop
+    serves at every batch keeps more of its share, though not all of it. A run waiting for a turn notices its cancellation
     within 20 ms. Thread-safe.
     """
 
@@ -120,8 +120,8 @@ class _Turn:
         lent, self._lent = self._lent, None
         if lent is not None and now - lent < turns.slice_seconds:
             line, since = "returning", lent
-        else:
-            since = None
+        elif line != "front":
+            since = None  # a fresh slice; a turn handed back to its lender leaves the borrower's slice running
         anyio.from_thread.check_cancelled()  # fails at once outside a worker thread, not only when it must wait
         turns._acquire(line)
         self._since = time.monotonic() if since is None else since

@@ -12,6 +12,7 @@ import anyio.to_thread
 import pytest
 
 import eventbus.bus
+import trainer.turns
 from eventbus import EventBus
 from trainer import Callback, ComputeTurns, taking_turns
 from trainer.events import LifecycleEvent
@@ -137,6 +138,56 @@ async def test_a_run_back_from_lending_its_turn_comes_first_and_the_borrower_sta
         borrower.give_back()
     assert order == ["lender", "borrower", "lender", "borrower", "third"]
     third.give_back()
+    assert turns._free == 1
+
+
+class FakeClock:
+    """Stands in for the ``time`` module in ``trainer.turns``: its clock moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+async def test_a_borrower_that_hands_a_lent_turn_back_gets_its_own_slice_back_not_a_fresh_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(trainer.turns, "time", clock)
+    turns = ComputeTurns(1, slice_seconds=10)
+    lender, borrower, third = turns._turn(), turns._turn(), turns._turn()
+    order: list[str] = []
+
+    def step(turn: Any, name: str) -> None:
+        turn.keep_or_pass()
+        order.append(name)
+
+    await anyio.to_thread.run_sync(step, lender, "lender")
+    clock.now = 1
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")
+        await until(lambda: len(turns._waiting) == 1)
+        lender.lend()
+        await until(lambda: order == ["lender", "borrower"])  # the borrower's slice begins at 1
+        clock.now = 2
+        tg.start_soon(anyio.to_thread.run_sync, step, lender, "lender")
+        await until(lambda: len(turns._returning) == 1)
+        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")  # hands the turn back
+        await until(lambda: order == ["lender", "borrower", "lender"] and len(turns._waiting) == 1)
+        tg.start_soon(anyio.to_thread.run_sync, step, third, "third")
+        await until(lambda: len(turns._waiting) == 2)
+        clock.now = 5
+        lender.lend()  # the borrower, first in line, has the turn again
+        await until(lambda: order == ["lender", "borrower", "lender", "borrower"])
+        clock.now = 12  # 11 since the borrower's slice began, 7 since it had the turn again
+        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")  # its slice is over: to the third
+        await until(lambda: order[4:] == ["third"])
+        third.give_back()
+        await until(lambda: len(order) == 6)
+        borrower.give_back()
+    assert order == ["lender", "borrower", "lender", "borrower", "third", "borrower"]
     assert turns._free == 1
 
 

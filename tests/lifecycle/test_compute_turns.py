@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import anyio
@@ -221,19 +222,52 @@ async def test_jobs_of_a_manager_train_together_one_step_at_a_time() -> None:
     assert overlap.switches() >= 6
 
 
+class Rendezvous:
+    """Where ``parties`` tasks wait for one another."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties, self.arrived, self.everyone = parties, 0, anyio.Event()
+
+    async def arrive(self) -> None:
+        self.arrived += 1
+        if self.arrived == self.parties:
+            self.everyone.set()
+        await self.everyone.wait()
+
+
+class StartTogether(Callback):
+    """Holds its run at its first epoch's start until every run is there, so that all of them want
+    turns from their first step (else one could finish before another has even started)."""
+
+    delivery = "inline"
+
+    def __init__(self, rendezvous: Rendezvous) -> None:
+        super().__init__()
+        self.rendezvous = rendezvous
+
+    async def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        await self.rendezvous.arrive()
+
+
 async def test_a_run_passes_its_turn_within_an_epoch_when_its_slice_is_over() -> None:
     overlap = Overlap()
     x, y = dataset(800)
     models = [build_model(dropout=0.0) for _ in range(3)]
+    rendezvous = Rendezvous(len(models))
     for worker, model in enumerate(models):
         model._train_step = overlap.wrap(worker, model._train_step)  # type: ignore[method-assign]
     with taking_turns(ComputeTurns(1, slice_seconds=0.002)):
         async with anyio.create_task_group() as tg:
             for model in models:
-                tg.start_soon(lambda m=model: m.fit_async(x, y, batch_size=2, epochs=1, verbose=0))
-    # One epoch of 400 steps each: the epoch's own waits for the loop give a few switches; the
-    # slices give one every few steps.
-    assert overlap.most == 1 and overlap.switches() >= 30
+                fit = partial(model.fit_async, x, y, batch_size=2, epochs=1, verbose=0, callbacks=[StartTogether(rendezvous)])
+                tg.start_soon(fit)
+    # One epoch of 400 steps each, and all three want turns from the first: slices of 2 ms make
+    # them take turns within the epoch, not one epoch after another.
+    first_step = {worker: overlap.order.index(worker) for worker in range(3)}
+    last_step = {worker: len(overlap.order) - 1 - overlap.order[::-1].index(worker) for worker in range(3)}
+    assert overlap.most == 1
+    assert max(first_step.values()) < min(last_step.values())
+    assert overlap.switches() >= 10
 
 
 async def test_fit_inside_taking_turns_waits_for_the_turn_and_can_be_cancelled_meanwhile() -> None:

@@ -13,7 +13,8 @@ import anyio.from_thread
 from eventbus import EventBus
 
 from .callbacks.callback import Callback
-from .callbacks.subscriber import finish_deferred_work, subscribe_callback
+from .callbacks.lanes import Lanes
+from .callbacks.subscriber import subscribe_callback
 from .events import LIFECYCLE_EVENTS, LifecycleEvent
 from .turns import current_turns
 
@@ -120,11 +121,12 @@ async def open_run(
     elif not isinstance(run_id, str) or not run_id:
         raise ValueError(f"run_id must be a non-empty string; got {run_id!r}")
     async with EventBus() as bus:
+        lanes = Lanes(bus, run_id)
         for callback in callbacks:
             callback.set_model(model)
             callback.set_params(params)
             callback.set_callbacks(callbacks)
-            subscribe_callback(bus, callback, run_id)
+            subscribe_callback(callback, lanes)
         if app_bus is not None:
             bus.subscribe(LifecycleEvent, app_bus.publish, mode="queued", name="forward to the application's bus")
         try:
@@ -132,7 +134,7 @@ async def open_run(
         except QueuedCallbackFailed:
             pass  # the compute thread stopped early; the drain below raises the failure itself
         except BaseException:
-            for failure in await finish_deferred_work(bus):
+            for failure in await lanes.finish():
                 # Logged, as the bus logs its own failures while leaving on an exception: the run's
                 # exception (a cancellation, say) is the one that propagates.
                 logger.error("run %s: work a callback had handed over failed as the run ended", run_id, exc_info=failure)

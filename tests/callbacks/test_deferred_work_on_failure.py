@@ -19,10 +19,11 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-import trainer.run
+import trainer.callbacks.lanes
 from trainer import saving
 from trainer.callbacks.backup_and_restore import BACKUP_FILE, BackupAndRestore
 from trainer.callbacks.callback import Callback
+from trainer.callbacks.lanes import Lanes
 from trainer.callbacks.model_checkpoint import ModelCheckpoint
 
 from .training_run import BatchCounter, build_model, dataset
@@ -51,13 +52,13 @@ class GatedWrites:
 
 def release_when_the_run_ends(monkeypatch: pytest.MonkeyPatch, writes: GatedWrites) -> None:
     """The gated write ends only once the run is ending with work queued behind it, as a slow disk would have it."""
-    finish = trainer.run.finish_deferred_work
+    finish = Lanes.finish
 
-    async def release_then_finish(bus: Any) -> list[Exception]:
+    async def release_then_finish(lanes: Lanes) -> list[Exception]:
         writes.release.set()
-        return await finish(bus)
+        return await finish(lanes)
 
-    monkeypatch.setattr(trainer.run, "finish_deferred_work", release_then_finish)
+    monkeypatch.setattr(Lanes, "finish", release_then_finish)
 
 
 class EndAt(Callback):
@@ -165,3 +166,37 @@ async def test_work_that_fails_as_the_run_ends_is_logged_and_the_run_raises_its_
         await fit([FailingUpload(), CrashAt()])
     logged = [r.exc_info[1] for r in caplog.records if r.exc_info is not None]
     assert any(isinstance(error, OSError) and str(error) == "upload failed" for error in logged), caplog.text
+
+
+async def test_slow_parts_still_unfinished_after_the_grace_are_given_up_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
+    monkeypatch.setattr(trainer.callbacks.lanes, "FINISH_SECONDS", 0.2)
+    began: list[int] = []
+    cancelled: list[int] = []
+
+    class HangingUpload(Callback):
+        delivery = "inline"
+
+        async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+            return self.upload(batch) if batch < 2 else None
+
+        async def upload(self, batch: int) -> None:
+            began.append(batch)
+            try:
+                await anyio.sleep_forever()  # a server that never answers
+            except anyio.get_cancelled_exc_class():
+                cancelled.append(batch)
+                raise
+
+    class CrashAt(Callback):
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            if batch == 2:
+                crash()
+
+    with anyio.fail_after(10), caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="crash"):
+        await fit([HangingUpload(), CrashAt()])
+    assert began == cancelled == [0]  # batch 1's upload waited behind batch 0's: closed, never begun
+    assert any("gave up on the slow parts of HangingUpload" in r.getMessage() for r in caplog.records), caplog.text
+    gc.collect()
+    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []

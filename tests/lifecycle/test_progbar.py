@@ -10,6 +10,7 @@ import pytest
 from eventbus import EventBus
 from trainer import Input, Sequential
 from trainer.callbacks import Callback, ProgbarLogger, current_event
+from trainer.callbacks.lanes import Lanes
 from trainer.callbacks.subscriber import subscribe_callback
 from trainer.events import EpochBegin, EpochEnd
 from trainer.layers import Dense
@@ -68,7 +69,7 @@ async def test_the_time_shown_is_the_events_not_the_drawings() -> None:
     progbar = ProgbarLogger(stream=out)
     progbar.set_params({"verbose": 2, "epochs": 1, "steps": 10})
     async with EventBus() as bus:
-        subscribe_callback(bus, progbar, "fit-1")
+        subscribe_callback(progbar, Lanes(bus, "fit-1"))
         await bus.publish(EpochBegin(run="fit-1", logs={}, epoch=0, time=100.0))
         await bus.publish(EpochEnd(run="fit-1", logs={"loss": 0.5}, epoch=0, time=100.5))
     assert out.getvalue() == "Epoch 1/1\n10/10 - 0s - 50ms/step - loss: 0.5000\n"

@@ -308,7 +308,7 @@ class EventBus:
         raised for this event. With ``wait=False`` it returns at once (it waits only if
         :data:`THREAD_HANDOFF_MAXSIZE` events are already pending), and an inline handler's
         exception is raised at the next barrier; the cheap way to feed queued subscribers from a
-        compute thread. :meth:`drain` publishes what is pending first. Raises
+        compute thread. :meth:`drain` first waits until what is pending is published. Raises
         :class:`BusClosedError` once the bus is being left.
 
         ``before_waiting()``, if given, is called in this thread just before it waits for the loop
@@ -417,7 +417,7 @@ class EventBus:
 
     async def _wait_for_consumers(self) -> None:
         if self._handoff is not None:
-            await self._handoff.publish_pending()
+            await self._handoff.wait_published()
         targets = [(subscription, subscription.accepted) for subscription in self._consumers]
         for subscription, target in targets:
             await subscription.wait_settled(target)
@@ -473,7 +473,7 @@ class EventBus:
         with anyio.move_on_after(self.drain_timeout):
             assert self._handoff is not None
             self._handoff.close()  # threads may publish no more; what they handed over still goes out
-            await self._handoff.publish_pending()
+            await self._handoff.wait_published()
             self._state = _CLOSING
             self._plans.clear()
             await self._wait_for_consumers()

@@ -36,7 +36,8 @@ class ThreadHandoff:
     """A bounded FIFO from any thread to one pump task on the event loop.
 
     Guarantees: events are published in the order they were handed over, whichever threads handed
-    them, each once, by the pump task (or a barrier). A thread that hands over without waiting pays
+    them, each once, by the pump task alone (a barrier, :meth:`wait_published`, only waits for it, so
+    cancelling a barrier never cuts a handler short). A thread that hands over without waiting pays
     a lock and, when the pump is idle, a non-blocking wake-up of the loop. A thread that waits, or
     finds ``maxsize`` events already pending, returns once its event and all before it are
     published, raising what an inline handler raised for its event.
@@ -63,8 +64,11 @@ class ThreadHandoff:
         self._lock = threading.Lock()
         self._wake_scheduled = False
         self._closed = False
+        self._handed = 0  # events handed over so far
+        self._settled = 0  # of those, how many the pump is done with: published, withdrawn or released
         self._ready = anyio.Event()
-        self._publishing = anyio.Lock()
+        self._progress: anyio.Event | None = None  # set when _settled grows, for a barrier waiting on it
+        self._pump_task: int | None = None
         self._token = anyio.lowlevel.current_token()
 
     def hand_over(self, event: Event, *, wait: bool, before_waiting: Callable[[], object] | None = None) -> None:
@@ -75,6 +79,7 @@ class ThreadHandoff:
                 raise BusClosedError("cannot publish: the bus has been left")
             outcome = _Outcome() if wait or len(self._pending) >= self.maxsize else None
             self._pending.append((event, outcome))
+            self._handed += 1
             wake = not self._wake_scheduled
             self._wake_scheduled = True
         if wake:
@@ -86,41 +91,62 @@ class ThreadHandoff:
             self._wait_for(outcome)
 
     def close(self) -> None:
-        """Refuse further hand-overs; those already made are still published by :meth:`publish_pending`."""
+        """Refuse further hand-overs; those already made are still published."""
         with self._lock:
             self._closed = True
 
-    async def publish_pending(self) -> None:
-        """Publish every event handed over so far, oldest first; one caller at a time. Never raises
-        what a handler raised: that goes to the waiting thread, or to ``on_error``."""
-        async with self._publishing:
-            while (entry := self._take_next()) is not None:
-                event, outcome = entry
-                try:
-                    await self._publish(event)
-                except Exception as exc:
-                    if outcome is None:
-                        self._on_error(event, exc)
-                    else:
-                        outcome.error = exc
-                except BaseException:
-                    if outcome is not None:
-                        outcome.error = BusClosedError("the bus stopped publishing before this event's handlers returned")
-                    raise
-                finally:
-                    if outcome is not None:
-                        outcome.done.set()
+    async def wait_published(self) -> None:
+        """A barrier, on the loop: wait until the pump is done with every event handed over so far.
+
+        Only the pump publishes, so cancelling this wait never interrupts a handler. Called by a
+        handler the pump is running, it returns at once: the events before that handler's are done
+        with, and waiting for its own would wait for itself.
+        """
+        target = self._handed
+        if self._settled >= target or anyio.get_current_task().id == self._pump_task:
+            return
+        self._wake()
+        while self._settled < target:
+            if self._progress is None:
+                self._progress = anyio.Event()
+            await self._progress.wait()
 
     async def pump(self) -> None:
-        """The loop-side task: publish what threads hand over, until cancelled; then release the
-        threads still waiting, with :class:`BusClosedError`."""
+        """The loop-side task: publish what threads hand over, oldest first, until cancelled; then
+        release the threads still waiting, with :class:`BusClosedError`. Never raises what a
+        handler raised: that goes to the waiting thread, or to ``on_error``."""
+        self._pump_task = anyio.get_current_task().id
         try:
             while True:
                 await self._ready.wait()
                 self._ready = anyio.Event()
-                await self.publish_pending()
+                while (entry := self._take_next()) is not None:
+                    await self._publish_entry(*entry)
+                    self._settle(1)
         finally:
             self._release_waiting_threads()
+
+    async def _publish_entry(self, event: Event, outcome: _Outcome | None) -> None:
+        try:
+            await self._publish(event)
+        except Exception as exc:
+            if outcome is None:
+                self._on_error(event, exc)
+            else:
+                outcome.error = exc
+        except BaseException:
+            if outcome is not None:
+                outcome.error = BusClosedError("the bus stopped publishing before this event's handlers returned")
+            raise
+        finally:
+            if outcome is not None:
+                outcome.done.set()
+
+    def _settle(self, count: int) -> None:
+        self._settled += count
+        if self._progress is not None:
+            self._progress.set()
+            self._progress = None
 
     def _take_next(self) -> tuple[Event, _Outcome | None] | None:
         with self._lock:
@@ -131,6 +157,7 @@ class ThreadHandoff:
                 if not outcome.withdrawn:
                     outcome.taken = True
                     return event, outcome
+                self._settle(1)
             return None
 
     def _wait_for(self, outcome: _Outcome) -> None:
@@ -151,6 +178,7 @@ class ThreadHandoff:
         with self._lock:
             self._closed = True
             waiting = [outcome for _, outcome in self._pending if outcome is not None]
+            self._settle(len(self._pending))
             self._pending.clear()
         for outcome in waiting:
             outcome.error = BusClosedError("the bus was left before this event was published")

@@ -130,13 +130,15 @@ async def open_run(
         if app_bus is not None:
             bus.subscribe(LifecycleEvent, app_bus.publish, mode="queued", name="forward to the application's bus")
         try:
-            yield Run(bus, run_id)
-        except QueuedCallbackFailed:
-            pass  # the compute thread stopped early; the drain below raises the failure itself
+            try:
+                yield Run(bus, run_id)
+            except QueuedCallbackFailed:
+                pass  # the compute thread stopped early; the drain below raises the failure itself
+            await bus.drain()
         except BaseException:
+            # Cancelled or failed, in training or in the drain: the slow parts handed over get their grace.
             for failure in await lanes.finish():
                 # Logged, as the bus logs its own failures while leaving on an exception: the run's
                 # exception (a cancellation, say) is the one that propagates.
                 logger.error("run %s: work a callback had handed over failed as the run ended", run_id, exc_info=failure)
             raise
-        await bus.drain()

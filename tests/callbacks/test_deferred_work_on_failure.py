@@ -200,3 +200,34 @@ async def test_slow_parts_still_unfinished_after_the_grace_are_given_up_with_a_w
     assert any("gave up on the slow parts of HangingUpload" in r.getMessage() for r in caplog.records), caplog.text
     gc.collect()
     assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
+
+
+async def test_a_run_cancelled_while_it_waits_for_its_slow_parts_at_the_end_gives_them_the_same_grace(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(trainer.callbacks.lanes, "FINISH_SECONDS", 0.2)
+    trained = anyio.Event()
+    cancelled: list[str] = []
+
+    class HangingUploadAtTheEnd(Callback):
+        delivery = "inline"
+
+        async def on_train_end(self, logs: dict[str, Any] | None = None) -> Any:
+            trained.set()
+            return self.upload()
+
+        async def upload(self) -> None:
+            try:
+                await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                cancelled.append("upload")
+                raise
+
+    with anyio.fail_after(10), caplog.at_level(logging.WARNING):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fit, [HangingUploadAtTheEnd()])
+            await trained.wait()
+            await anyio.sleep(0.05)  # training is over: the run waits for the upload
+            tg.cancel_scope.cancel()
+    assert cancelled == ["upload"]
+    assert "gave up on the slow parts of HangingUploadAtTheEnd" in caplog.text

@@ -162,3 +162,18 @@ async def test_events_handed_over_without_waiting_arrive_while_the_thread_runs_o
             return arrived.wait(5)  # no barrier: the loop must pick it up on its own
 
         assert await anyio.to_thread.run_sync(worker)
+
+
+async def test_a_handler_that_drains_the_bus_for_a_threads_event_does_not_wait_for_itself() -> None:
+    seen: list[int] = []
+
+    async def drains(event: Ping) -> None:
+        await bus.drain()
+        seen.append(event.n)
+
+    async with EventBus() as bus:
+        bus.subscribe(Ping, drains)
+        with anyio.fail_after(5):
+            await bus.publish(Ping(1))
+            await anyio.to_thread.run_sync(bus.publish_threadsafe, Ping(2))
+    assert seen == [1, 2]

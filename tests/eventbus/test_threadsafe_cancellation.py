@@ -102,3 +102,30 @@ async def test_threads_waiting_when_the_bus_is_left_on_an_error_are_released_wit
     # Ping(1)'s handler was cancelled with the bus; Ping(2) was never published.
     assert sorted(outcomes) == ["1 bus closed", "2 bus closed"]
     assert handler.seen == []
+
+
+async def test_a_cancelled_barrier_never_cuts_short_the_handler_of_a_threads_event() -> None:
+    # Only the pump publishes a thread's events; drain() waits for it. A drain given up on must
+    # leave the handler of a thread's event to finish, and the waiting thread told the truth.
+    handler, outcomes = Held(1), []
+    go, handed = threading.Event(), threading.Event()
+
+    def publish() -> None:
+        assert go.wait(5)
+        bus.publish_threadsafe(Ping(1), before_waiting=handed.set)
+        outcomes.append("1 published")
+
+    async with EventBus() as bus:
+        bus.subscribe(Ping, handler)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, publish)
+            await anyio.sleep(0.01)
+            go.set()
+            assert handed.wait(5)  # the loop is held here: the pump has not woken, drain() comes first
+            with anyio.move_on_after(0.05) as barrier:
+                await bus.drain()
+            assert barrier.cancelled_caught
+            assert handler.entered.is_set() and handler.seen == []
+            handler.release.set()
+    assert outcomes == ["1 published"]
+    assert handler.seen == [1]

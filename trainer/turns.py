@@ -34,8 +34,8 @@ class ComputeTurns:
     an event (for inline callbacks, or for room in a full queue), so waiting for the loop never
     holds a turn that another run's progress may be needed to free. Back within its slice, a run
     that lent its turn comes first: a holder hands a turn over at its next group of steps when such
-    a run is back, and queues at the front, its slice running on. So a run whose callbacks the loop
-    serves at every batch keeps more of its share, though not all of it. A run waiting for a turn notices its cancellation
+    a run is back, and queues at the front, keeping the rest of its slice. So a run whose callbacks
+    the loop serves at every batch keeps more of its share, though not all of it. A run waiting for a turn notices its cancellation
     within 20 ms. Thread-safe.
     """
 
@@ -111,20 +111,19 @@ class _Turn:
         when the run ends)."""
         turns, since, now = self._turns, self._since, time.monotonic()
         line: _Line = "back"
+        used = 0.0  # of the slice it will have
         if since is not None:
             if turns._returning:
-                line = "front"  # a borrowed turn goes back; the borrower stays next
+                line, used = "front", now - since  # a borrowed turn goes back; the borrower stays next
             elif now - since < turns.slice_seconds or not turns._waiting:
                 return
             self.give_back()
         lent, self._lent = self._lent, None
         if lent is not None and now - lent < turns.slice_seconds:
-            line, since = "returning", lent
-        elif line != "front":
-            since = None  # a fresh slice; a turn handed back to its lender leaves the borrower's slice running
+            line, used = "returning", now - lent  # the slice went on while lent
         anyio.from_thread.check_cancelled()  # fails at once outside a worker thread, not only when it must wait
         turns._acquire(line)
-        self._since = time.monotonic() if since is None else since
+        self._since = time.monotonic() - used
         anyio.from_thread.check_cancelled()  # a cancellation that came with the turn: stop before computing
 
     def lend(self) -> None:

@@ -7,6 +7,9 @@ of bench_step at batch 128, mostly BLAS), one ``fit_async`` alone, then ``--runs
 (no turns), then the same inside ``taking_turns(ComputeTurns(slots))`` for each of ``--slots``,
 interleaved, ``--repeats`` times. Reports the samples per second of the runs together against one alone (medians)
 and the event loop's lag meanwhile (a heartbeat sleeping 1 ms; p99 over every repetition).
+
+Then, for the small MLP, a run with an inline callback at every batch (``TerminateOnNaN``) beside a run
+with none, without turns and with ``ComputeTurns(1)``: the steps per second of each (medians).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 import trainer
 from trainer import ComputeTurns, taking_turns
+from trainer.callbacks import TerminateOnNaN
 from trainer.layers import Dense
 
 from .bench_step import CLASSES, FEATURES, HIDDEN
@@ -78,6 +82,46 @@ async def together(
     return elapsed
 
 
+async def beside(model: Callable[[], trainer.Sequential], shape: Shape, slots: int | None) -> tuple[float, float]:
+    """Steps per second of a run with an inline callback at every batch, and of its neighbour
+    meanwhile (a run with no callbacks, started first and stopped when the other ends)."""
+    x, y = model.data  # type: ignore[attr-defined]
+    inline, neighbour = model(), model()
+    rates: list[float] = []
+
+    def steps(run: trainer.Sequential) -> int:
+        assert run.optimizer is not None
+        return run.optimizer.iterations
+
+    async def run_with_inline_callback() -> None:
+        neighbour_steps, start = steps(neighbour), time.perf_counter()
+        await inline.fit_async(x, y, batch_size=shape[4], epochs=2, verbose=0, callbacks=[TerminateOnNaN()])
+        elapsed = time.perf_counter() - start
+        rates.extend([steps(inline) / elapsed, (steps(neighbour) - neighbour_steps) / elapsed])
+        fits.cancel_scope.cancel()
+
+    with taking_turns(ComputeTurns(slots)) if slots else nullcontext():
+        async with anyio.create_task_group() as fits:
+            fits.start_soon(partial(neighbour.fit_async, x, y, batch_size=shape[4], epochs=10_000, verbose=0))
+            await anyio.sleep(0.2)
+            fits.start_soon(run_with_inline_callback)
+    return rates[0], rates[1]
+
+
+def print_beside(repeats: int) -> None:
+    name, shape = next(iter(SHAPES.items()))
+    model = make_run(shape)
+    for slots in (None, 1):
+        rates = [anyio.run(beside, model, shape, slots) for _ in range(repeats)]
+        print(json.dumps({
+            "benchmark": f"inline_callback_beside_another {name}",
+            "variant": f"taking_turns({slots})" if slots else "at_once",
+            "inline_steps_per_s": round(statistics.median(rate for rate, _ in rates)),
+            "neighbour_steps_per_s": round(statistics.median(rate for _, rate in rates)),
+            "repeats": repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        }))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=4)
@@ -103,6 +147,7 @@ def main() -> None:
                 "alone_loop_lag_p99_ms": round(1000 * statistics.quantiles(lags["alone"], n=100)[98], 2),
                 "repeats": args.repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
             }))  # fmt: skip
+    print_beside(args.repeats)
 
 
 if __name__ == "__main__":

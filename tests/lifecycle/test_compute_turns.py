@@ -152,7 +152,7 @@ class FakeClock:
         return self.now
 
 
-async def test_a_borrower_that_hands_a_lent_turn_back_gets_its_own_slice_back_not_a_fresh_one(
+async def test_a_borrower_that_hands_a_lent_turn_back_keeps_the_rest_of_its_slice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = FakeClock()
@@ -182,13 +182,16 @@ async def test_a_borrower_that_hands_a_lent_turn_back_gets_its_own_slice_back_no
         clock.now = 5
         lender.lend()  # the borrower, first in line, has the turn again
         await until(lambda: order == ["lender", "borrower", "lender", "borrower"])
-        clock.now = 12  # 11 since the borrower's slice began, 7 since it had the turn again
-        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")  # its slice is over: to the third
-        await until(lambda: order[4:] == ["third"])
+        clock.now = 12  # held 1 + 7 of its 10: not a fresh slice (7 of 10), nor one that ran on meanwhile (11)
+        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")  # keeps it
+        await until(lambda: order[4:] == ["borrower"])
+        clock.now = 14  # held 1 + 9: its slice of 10 is over (a fresh one would last until 15): to the third
+        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")
+        await until(lambda: order[5:] == ["third"])
         third.give_back()
-        await until(lambda: len(order) == 6)
+        await until(lambda: len(order) == 7)
         borrower.give_back()
-    assert order == ["lender", "borrower", "lender", "borrower", "third", "borrower"]
+    assert order == ["lender", "borrower", "lender", "borrower", "borrower", "third", "borrower"]
     assert turns._free == 1
 
 

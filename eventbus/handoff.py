@@ -23,10 +23,11 @@ CANCEL_POLL_SECONDS = 0.02
 class _Outcome:
     """What a waiting thread waits for: its event published (or withdrawn), and what that raised."""
 
-    __slots__ = ("done", "error", "taken", "withdrawn")
+    __slots__ = ("done", "error", "raise_in_thread", "taken", "withdrawn")
 
-    def __init__(self) -> None:
+    def __init__(self, raise_in_thread: bool) -> None:
         self.done = threading.Event()
+        self.raise_in_thread = raise_in_thread  # else a handler's error goes to on_error, as without waiting
         self.error: BaseException | None = None
         self.taken = False  # the loop has begun publishing it: too late to withdraw
         self.withdrawn = False  # its thread gave up waiting: never to be published
@@ -77,7 +78,7 @@ class ThreadHandoff:
         with self._lock:
             if self._closed:
                 raise BusClosedError("cannot publish: the bus has been left")
-            outcome = _Outcome() if wait or len(self._pending) >= self.maxsize else None
+            outcome = _Outcome(raise_in_thread=wait) if wait or len(self._pending) >= self.maxsize else None
             self._pending.append((event, outcome))
             self._handed += 1
             wake = not self._wake_scheduled
@@ -121,8 +122,10 @@ class ThreadHandoff:
                 await self._ready.wait()
                 self._ready = anyio.Event()
                 while (entry := self._take_next()) is not None:
-                    await self._publish_entry(*entry)
-                    self._settle(1)
+                    try:
+                        await self._publish_entry(*entry)
+                    finally:
+                        self._settle(1)  # published, or cut short by the pump's end: done with either way
         finally:
             self._release_waiting_threads()
 
@@ -130,10 +133,10 @@ class ThreadHandoff:
         try:
             await self._publish(event)
         except Exception as exc:
-            if outcome is None:
-                self._on_error(event, exc)
-            else:
+            if outcome is not None and outcome.raise_in_thread:
                 outcome.error = exc
+            else:
+                self._on_error(event, exc)
         except BaseException:
             if outcome is not None:
                 outcome.error = BusClosedError("the bus stopped publishing before this event's handlers returned")

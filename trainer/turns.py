@@ -114,7 +114,9 @@ class _Turn:
         used = 0.0  # of the slice it will have
         if since is not None:
             if turns._returning:
-                line, used = "front", now - since  # a borrowed turn goes back; the borrower stays next
+                # A borrowed turn goes back; the borrower stays next with the rest of its slice, if any.
+                if now - since < turns.slice_seconds:
+                    line, used = "front", now - since
             elif now - since < turns.slice_seconds or not turns._waiting:
                 return
             self.give_back()

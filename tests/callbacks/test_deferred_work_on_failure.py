@@ -30,6 +30,10 @@ from .training_run import BatchCounter, build_model, dataset
 
 pytestmark = pytest.mark.anyio
 
+STUCK = 3.0
+"""How long a stuck slow part would take: far past the grace the tests give, yet finite, so that a
+regression fails (the stuck part runs to its end) instead of hanging the suite."""
+
 
 class GatedWrites:
     """Stands in for ``saving.write_contents``: write number ``gated`` waits for ``release`` (so the
@@ -184,7 +188,7 @@ async def test_slow_parts_still_unfinished_after_the_grace_are_given_up_with_a_w
         async def upload(self, batch: int) -> None:
             began.append(batch)
             try:
-                await anyio.sleep_forever()  # a server that never answers
+                await anyio.sleep(STUCK)  # a server that does not answer
             except anyio.get_cancelled_exc_class():
                 cancelled.append(batch)
                 raise
@@ -218,7 +222,7 @@ async def test_a_run_cancelled_while_it_waits_for_its_slow_parts_at_the_end_give
 
         async def upload(self) -> None:
             try:
-                await anyio.sleep_forever()
+                await anyio.sleep(STUCK)
             except anyio.get_cancelled_exc_class():
                 cancelled.append("upload")
                 raise
@@ -231,3 +235,37 @@ async def test_a_run_cancelled_while_it_waits_for_its_slow_parts_at_the_end_give
             tg.cancel_scope.cancel()
     assert cancelled == ["upload"]
     assert "gave up on the slow parts of HangingUploadAtTheEnd" in caplog.text
+
+
+async def test_the_grace_covers_every_lane_not_only_the_first(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(trainer.callbacks.lanes, "FINISH_SECONDS", 0.2)
+    began: list[int] = []
+
+    class StuckUpload(Callback):
+        delivery = "inline"
+
+        async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+            return anyio.sleep(STUCK) if batch == 0 else None
+
+    class SlowWrites(Callback):
+        delivery = "inline"
+
+        async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+            return self.write(batch) if batch < 4 else None
+
+        async def write(self, batch: int) -> None:
+            began.append(batch)
+            await anyio.sleep(STUCK)
+
+    class CrashAt(Callback):
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            if batch == 4:
+                crash()
+
+    with caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="crash"):
+        await fit([StuckUpload(), SlowWrites(), CrashAt()])
+    # The grace ran out on the first lane: the second lane's writes still waiting were dropped, not begun.
+    assert began == [0]
+    assert "gave up on the slow parts of StuckUpload, SlowWrites" in caplog.text

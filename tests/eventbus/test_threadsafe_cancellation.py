@@ -14,7 +14,8 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from eventbus import BusClosedError, EventBus
+import eventbus.bus
+from eventbus import BusClosedError, DeliveryError, EventBus
 
 from .events import Ping
 
@@ -33,7 +34,8 @@ class Held:
     async def __call__(self, event: Ping) -> None:
         if event.n == self.held:
             self.entered.set()
-            await self.release.wait()
+            with anyio.move_on_after(5):  # released by the test; else, a regression fails rather than hangs
+                await self.release.wait()
         self.seen.append(event.n)
 
 
@@ -129,3 +131,45 @@ async def test_a_cancelled_barrier_never_cuts_short_the_handler_of_a_threads_eve
             handler.release.set()
     assert outcomes == ["1 published"]
     assert handler.seen == [1]
+
+
+async def test_a_barrier_after_the_pump_was_cut_short_mid_handler_does_not_wait_for_it() -> None:
+    handler, outcomes = Held(1), []
+    with anyio.CancelScope() as outer:
+        async with EventBus() as bus:
+            bus.subscribe(Ping, handler)
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(publish_in_thread, bus, 1, outcomes)
+                    await handler.entered.wait()
+                    outer.cancel()  # the pump too: it is cut short in the handler
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True), anyio.fail_after(5):
+                    await bus.drain()  # the cut-short event counts as done with
+                raise
+    assert outcomes == ["1 cancelled"]
+
+
+async def test_a_thread_held_by_a_full_handoff_without_waiting_leaves_handler_errors_to_the_barrier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(eventbus.bus, "THREAD_HANDOFF_MAXSIZE", 1)
+    release = threading.Event()
+
+    async def fails(event: Ping) -> None:
+        await anyio.to_thread.run_sync(release.wait, 5)
+        raise ValueError(f"no {event.n}")
+
+    def publish_two() -> None:
+        bus.publish_threadsafe(Ping(1), wait=False)
+        bus.publish_threadsafe(Ping(2), wait=False)  # the handoff is full: this one waits for room
+
+    async with EventBus() as bus:
+        bus.subscribe(Ping, fails)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, publish_two)  # raises nothing: it did not ask to wait
+            await anyio.sleep(0.05)
+            release.set()
+        with pytest.raises(DeliveryError) as failures:
+            await bus.drain()
+    assert [failure.event for failure in failures.value.failures] == [Ping(1), Ping(2)]

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 import pytest
 
@@ -113,33 +114,21 @@ async def until(condition: Callable[[], bool]) -> None:
             await anyio.sleep(0.001)
 
 
-async def test_a_run_back_from_lending_its_turn_comes_first_and_the_borrower_stays_next() -> None:
-    turns = ComputeTurns(1, slice_seconds=60)  # no slice ends in this test
-    lender, borrower, third = turns._turn(), turns._turn(), turns._turn()
-    order: list[str] = []
+class ThreeRuns:
+    """A lender, a borrower and a third run taking ``turns``, each step in a worker thread of its own;
+    ``order`` says who stepped, in order."""
 
-    def step(turn: Any, name: str) -> None:
-        turn.keep_or_pass()
-        order.append(name)
+    def __init__(self, turns: ComputeTurns) -> None:
+        self.turns = turns
+        self.lender, self.borrower, self.third = turns._turn(), turns._turn(), turns._turn()
+        self.order: list[str] = []
 
-    await anyio.to_thread.run_sync(step, lender, "lender")
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")
-        await until(lambda: len(turns._waiting) == 1)
-        tg.start_soon(anyio.to_thread.run_sync, step, third, "third")
-        await until(lambda: len(turns._waiting) == 2)
-        lender.lend()  # its thread waits for the event loop: the first in line computes meanwhile
-        await until(lambda: order == ["lender", "borrower"])
-        tg.start_soon(anyio.to_thread.run_sync, step, lender, "lender")  # back within its slice
-        await until(lambda: len(turns._returning) == 1)
-        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")  # its next step: hands the turn back
-        await until(lambda: order == ["lender", "borrower", "lender"])
-        lender.give_back()  # the borrower was first in line again, ahead of the third
-        await until(lambda: order == ["lender", "borrower", "lender", "borrower"])
-        borrower.give_back()
-    assert order == ["lender", "borrower", "lender", "borrower", "third"]
-    third.give_back()
-    assert turns._free == 1
+    def step(self, name: str) -> None:
+        getattr(self, name).keep_or_pass()
+        self.order.append(name)
+
+    def start_step(self, tg: anyio.abc.TaskGroup, name: str) -> None:
+        tg.start_soon(anyio.to_thread.run_sync, self.step, name)
 
 
 class FakeClock:
@@ -152,46 +141,95 @@ class FakeClock:
         return self.now
 
 
-async def test_a_borrower_that_hands_a_lent_turn_back_keeps_the_rest_of_its_slice(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(trainer.turns, "time", clock)
-    turns = ComputeTurns(1, slice_seconds=10)
-    lender, borrower, third = turns._turn(), turns._turn(), turns._turn()
-    order: list[str] = []
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(trainer.turns, "time", fake)
+    return fake
 
-    def step(turn: Any, name: str) -> None:
-        turn.keep_or_pass()
-        order.append(name)
 
-    await anyio.to_thread.run_sync(step, lender, "lender")
+async def test_a_run_back_from_lending_its_turn_comes_first_and_the_borrower_stays_next() -> None:
+    runs = ThreeRuns(ComputeTurns(1, slice_seconds=60))  # no slice ends in this test
+    turns, order = runs.turns, runs.order
+    await anyio.to_thread.run_sync(runs.step, "lender")
+    async with anyio.create_task_group() as tg:
+        runs.start_step(tg, "borrower")
+        await until(lambda: len(turns._waiting) == 1)
+        runs.start_step(tg, "third")
+        await until(lambda: len(turns._waiting) == 2)
+        runs.lender.lend()  # its thread waits for the event loop: the first in line computes meanwhile
+        await until(lambda: order == ["lender", "borrower"])
+        runs.start_step(tg, "lender")  # back within its slice
+        await until(lambda: len(turns._returning) == 1)
+        runs.start_step(tg, "borrower")  # its next step: hands the turn back
+        await until(lambda: order == ["lender", "borrower", "lender"])
+        runs.lender.give_back()  # the borrower was first in line again, ahead of the third
+        await until(lambda: order == ["lender", "borrower", "lender", "borrower"])
+        runs.borrower.give_back()
+    assert order == ["lender", "borrower", "lender", "borrower", "third"]
+    runs.third.give_back()
+    assert turns._free == 1
+
+
+async def test_a_borrower_that_hands_a_lent_turn_back_keeps_the_rest_of_its_slice(clock: FakeClock) -> None:
+    runs = ThreeRuns(ComputeTurns(1, slice_seconds=10))
+    turns, order = runs.turns, runs.order
+    await anyio.to_thread.run_sync(runs.step, "lender")
     clock.now = 1
     async with anyio.create_task_group() as tg:
-        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")
+        runs.start_step(tg, "borrower")
         await until(lambda: len(turns._waiting) == 1)
-        lender.lend()
+        runs.lender.lend()
         await until(lambda: order == ["lender", "borrower"])  # the borrower's slice begins at 1
         clock.now = 2
-        tg.start_soon(anyio.to_thread.run_sync, step, lender, "lender")
+        runs.start_step(tg, "lender")
         await until(lambda: len(turns._returning) == 1)
-        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")  # hands the turn back
+        runs.start_step(tg, "borrower")  # hands the turn back
         await until(lambda: order == ["lender", "borrower", "lender"] and len(turns._waiting) == 1)
-        tg.start_soon(anyio.to_thread.run_sync, step, third, "third")
+        runs.start_step(tg, "third")
         await until(lambda: len(turns._waiting) == 2)
         clock.now = 5
-        lender.lend()  # the borrower, first in line, has the turn again
+        runs.lender.lend()  # the borrower, first in line, has the turn again
         await until(lambda: order == ["lender", "borrower", "lender", "borrower"])
         clock.now = 12  # held 1 + 7 of its 10: not a fresh slice (7 of 10), nor one that ran on meanwhile (11)
-        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")  # keeps it
+        runs.start_step(tg, "borrower")  # keeps it
         await until(lambda: order[4:] == ["borrower"])
         clock.now = 14  # held 1 + 9: its slice of 10 is over (a fresh one would last until 15): to the third
-        tg.start_soon(anyio.to_thread.run_sync, step, borrower, "borrower")
+        runs.start_step(tg, "borrower")
         await until(lambda: order[5:] == ["third"])
-        third.give_back()
+        runs.third.give_back()
         await until(lambda: len(order) == 7)
-        borrower.give_back()
+        runs.borrower.give_back()
     assert order == ["lender", "borrower", "lender", "borrower", "borrower", "third", "borrower"]
+    assert turns._free == 1
+
+
+async def test_a_borrower_whose_slice_is_over_hands_a_lent_turn_back_and_queues_behind_the_others(
+    clock: FakeClock,
+) -> None:
+    runs = ThreeRuns(ComputeTurns(1, slice_seconds=10))
+    turns, order = runs.turns, runs.order
+    await anyio.to_thread.run_sync(runs.step, "lender")
+    clock.now = 1
+    async with anyio.create_task_group() as tg:
+        runs.start_step(tg, "borrower")
+        await until(lambda: len(turns._waiting) == 1)
+        runs.start_step(tg, "third")
+        await until(lambda: len(turns._waiting) == 2)
+        runs.lender.lend()
+        await until(lambda: order == ["lender", "borrower"])  # the borrower's slice begins at 1
+        clock.now = 2
+        runs.start_step(tg, "lender")  # back within its slice
+        await until(lambda: len(turns._returning) == 1)
+        clock.now = 11  # the borrower's slice is over as it hands the turn back
+        runs.start_step(tg, "borrower")
+        await until(lambda: order == ["lender", "borrower", "lender"] and len(turns._waiting) == 2)
+        runs.lender.give_back()
+        await until(lambda: len(order) == 4)
+        assert order[3] == "third"  # not the borrower again: it went to the back of the line
+        runs.third.give_back()
+        await until(lambda: len(order) == 5)
+        runs.borrower.give_back()
     assert turns._free == 1
 
 

@@ -54,6 +54,8 @@ class Lanes:
         cancelled, what waits is closed, and a warning names the callbacks.
         """
         failures: list[Exception] = []
+        for lane in self._lanes:
+            lane.take_waiting()  # all of them first: a lane's consumer never starts what finish() may give up
         with anyio.CancelScope(shield=True), anyio.move_on_after(FINISH_SECONDS) as grace:
             for lane in self._lanes:
                 failure = await lane.finish()
@@ -62,7 +64,7 @@ class Lanes:
         if grace.cancelled_caught:
             unfinished = [lane.callback for lane in self._lanes if lane.give_up()]
             logger.warning(
-                "run %s: gave up on the slow parts of %s, unfinished %.0f s after the run ended",
+                "run %s: gave up on the slow parts of %s, unfinished %g s after the run ended",
                 self.run, ", ".join(unfinished), FINISH_SECONDS,
             )  # fmt: skip
         return failures
@@ -77,6 +79,7 @@ class _Lane:
         self._owner = owner
         self._under_way: anyio.CancelScope | None = None  # the consumer's piece of work
         self._left: list[Awaitable[Any]] = []  # what finish() took from the consumer and has not run yet
+        self._given_up = False
         self._subscription = lanes.bus.subscribe(
             DeferredWork, self._run_work, mode="queued", maxsize=maxsize,
             name=f"{callback} (deferred)", where=lambda event: event.owner is owner,
@@ -90,6 +93,9 @@ class _Lane:
         await self._lanes.bus.publish(event)
 
     async def _run_work(self, event: DeferredWork) -> None:
+        if self._given_up:
+            close_unstarted(event.work)
+            return
         try:
             # A piece once begun ends whole, even in a cancelled run, unless finish() gives up on it.
             with anyio.CancelScope(shield=True) as self._under_way:
@@ -101,10 +107,14 @@ class _Lane:
         finally:
             self._under_way = None
 
+    def take_waiting(self) -> None:
+        """Take from the consumer (which the run's cancellation stops) what it has not begun; the
+        piece under way it finishes."""
+        self._left = [event.work for event in self._subscription.discard_unhandled() if isinstance(event, DeferredWork)]
+
     async def finish(self) -> Exception | None:
+        """Wait for the piece under way, then run what :meth:`take_waiting` took, in order."""
         subscription = self._subscription
-        # Taken from the consumer, which the run's cancellation stops; the piece under way it finishes.
-        self._left = [event.work for event in subscription.discard_unhandled() if isinstance(event, DeferredWork)]
         failed_before = subscription.failed
         await subscription.wait_settled(subscription.accepted)
         if subscription.failed > failed_before:
@@ -121,6 +131,7 @@ class _Lane:
 
     def give_up(self) -> bool:
         """Cancel the piece under way and close what waits; whether there was anything unfinished."""
+        self._given_up = True
         unfinished = self._under_way is not None or bool(self._left)
         if self._under_way is not None:
             self._under_way.cancel()

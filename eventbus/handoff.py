@@ -41,7 +41,7 @@ class ThreadHandoff:
     cancelling a barrier never cuts a handler short). A thread that hands over without waiting pays
     a lock and, when the pump is idle, a non-blocking wake-up of the loop. A thread that waits, or
     finds ``maxsize`` events already pending, returns once its event and all before it are
-    published, raising what an inline handler raised for its event.
+    published; if it asked to wait, it raises what an inline handler raised for its event.
 
     Cancellation: a waiting thread started by :func:`anyio.to_thread.run_sync` checks every
     :data:`CANCEL_POLL_SECONDS` whether its host task was cancelled, and if so withdraws its event

@@ -34,9 +34,10 @@ class ComputeTurns:
     an event (for inline callbacks, or for room in a full queue), so waiting for the loop never
     holds a turn that another run's progress may be needed to free. Back within its slice, a run
     that lent its turn comes first: a holder hands a turn over at its next group of steps when such
-    a run is back, and queues at the front, keeping the rest of its slice. So a run whose callbacks
-    the loop serves at every batch keeps more of its share, though not all of it. A run waiting for a turn notices its cancellation
-    within 20 ms. Thread-safe.
+    a run is back, and queues at the front with the rest of its slice (at the back if none is
+    left). A slice counts the time a run held or lent its turn, never its time in line. So a run
+    whose callbacks the loop serves at every batch keeps more of its share, though not all of it.
+    A run waiting for a turn notices its cancellation within 20 ms. Thread-safe.
     """
 
     def __init__(self, slots: int = 1, slice_seconds: float = 0.01) -> None:
@@ -111,7 +112,7 @@ class _Turn:
         when the run ends)."""
         turns, since, now = self._turns, self._since, time.monotonic()
         line: _Line = "back"
-        used = 0.0  # of the slice it will have
+        used = 0.0  # how much of its slice is gone once it has the turn again
         if since is not None:
             if turns._returning:
                 # A borrowed turn goes back; the borrower stays next with the rest of its slice, if any.

@@ -148,6 +148,42 @@ async def test_a_checkpoint_saved_before_a_crash_is_on_disk(tmp_path: Path, monk
         build_model().load_weights(path)  # whole: it loads
 
 
+class CrashAt(Callback):
+    """Raises at one batch (a plain ``def`` hook)."""
+
+    def __init__(self, batch: int) -> None:
+        super().__init__()
+        self.batch = batch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if batch == self.batch:
+            crash()
+
+
+class StuckUploads(Callback):
+    """Hands over, at each batch before ``until``, an upload to a server that does not answer;
+    records which began, and which were cancelled."""
+
+    delivery = "inline"
+
+    def __init__(self, until: int) -> None:
+        super().__init__()
+        self.until = until
+        self.began: list[int] = []
+        self.cancelled: list[int] = []
+
+    async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        return self.upload(batch) if batch < self.until else None
+
+    async def upload(self, batch: int) -> None:
+        self.began.append(batch)
+        try:
+            await anyio.sleep(STUCK)
+        except anyio.get_cancelled_exc_class():
+            self.cancelled.append(batch)
+            raise
+
+
 async def test_work_that_fails_as_the_run_ends_is_logged_and_the_run_raises_its_own_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -161,13 +197,8 @@ async def test_work_that_fails_as_the_run_ends_is_logged_and_the_run_raises_its_
             await anyio.lowlevel.checkpoint()
             raise OSError("upload failed")
 
-    class CrashAt(Callback):
-        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            if batch == 1:
-                crash()
-
     with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError, match="crash"):
-        await fit([FailingUpload(), CrashAt()])
+        await fit([FailingUpload(), CrashAt(1)])
     logged = [r.exc_info[1] for r in caplog.records if r.exc_info is not None]
     assert any(isinstance(error, OSError) and str(error) == "upload failed" for error in logged), caplog.text
 
@@ -176,32 +207,11 @@ async def test_slow_parts_still_unfinished_after_the_grace_are_given_up_with_a_w
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
 ) -> None:
     monkeypatch.setattr(trainer.callbacks.lanes, "FINISH_SECONDS", 0.2)
-    began: list[int] = []
-    cancelled: list[int] = []
-
-    class HangingUpload(Callback):
-        delivery = "inline"
-
-        async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
-            return self.upload(batch) if batch < 2 else None
-
-        async def upload(self, batch: int) -> None:
-            began.append(batch)
-            try:
-                await anyio.sleep(STUCK)  # a server that does not answer
-            except anyio.get_cancelled_exc_class():
-                cancelled.append(batch)
-                raise
-
-    class CrashAt(Callback):
-        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            if batch == 2:
-                crash()
-
-    with anyio.fail_after(10), caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="crash"):
-        await fit([HangingUpload(), CrashAt()])
-    assert began == cancelled == [0]  # batch 1's upload waited behind batch 0's: closed, never begun
-    assert any("gave up on the slow parts of HangingUpload" in r.getMessage() for r in caplog.records), caplog.text
+    uploads = StuckUploads(until=2)
+    with caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="crash"):
+        await fit([uploads, CrashAt(2)])
+    assert uploads.began == uploads.cancelled == [0]  # batch 1's upload waited behind batch 0's: closed, never begun
+    assert "gave up on the slow parts of StuckUploads" in caplog.text
     gc.collect()
     assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
 
@@ -211,61 +221,34 @@ async def test_a_run_cancelled_while_it_waits_for_its_slow_parts_at_the_end_give
 ) -> None:
     monkeypatch.setattr(trainer.callbacks.lanes, "FINISH_SECONDS", 0.2)
     trained = anyio.Event()
-    cancelled: list[str] = []
 
-    class HangingUploadAtTheEnd(Callback):
-        delivery = "inline"
-
+    class UploadAtTheEnd(StuckUploads):
         async def on_train_end(self, logs: dict[str, Any] | None = None) -> Any:
             trained.set()
-            return self.upload()
+            return self.upload(-1)
 
-        async def upload(self) -> None:
-            try:
-                await anyio.sleep(STUCK)
-            except anyio.get_cancelled_exc_class():
-                cancelled.append("upload")
-                raise
-
-    with anyio.fail_after(10), caplog.at_level(logging.WARNING):
+    uploads = UploadAtTheEnd(until=0)
+    with caplog.at_level(logging.WARNING):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(fit, [HangingUploadAtTheEnd()])
+            tg.start_soon(fit, [uploads])
             await trained.wait()
             await anyio.sleep(0.05)  # training is over: the run waits for the upload
             tg.cancel_scope.cancel()
-    assert cancelled == ["upload"]
-    assert "gave up on the slow parts of HangingUploadAtTheEnd" in caplog.text
+    assert uploads.cancelled == [-1]
+    assert "gave up on the slow parts of UploadAtTheEnd" in caplog.text
 
 
 async def test_the_grace_covers_every_lane_not_only_the_first(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(trainer.callbacks.lanes, "FINISH_SECONDS", 0.2)
-    began: list[int] = []
 
-    class StuckUpload(Callback):
-        delivery = "inline"
+    class OtherUploads(StuckUploads):
+        pass
 
-        async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
-            return anyio.sleep(STUCK) if batch == 0 else None
-
-    class SlowWrites(Callback):
-        delivery = "inline"
-
-        async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
-            return self.write(batch) if batch < 4 else None
-
-        async def write(self, batch: int) -> None:
-            began.append(batch)
-            await anyio.sleep(STUCK)
-
-    class CrashAt(Callback):
-        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            if batch == 4:
-                crash()
-
+    first, second = StuckUploads(until=1), OtherUploads(until=4)
     with caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="crash"):
-        await fit([StuckUpload(), SlowWrites(), CrashAt()])
-    # The grace ran out on the first lane: the second lane's writes still waiting were dropped, not begun.
-    assert began == [0]
-    assert "gave up on the slow parts of StuckUpload, SlowWrites" in caplog.text
+        await fit([first, second, CrashAt(4)])
+    # The grace ran out on the first lane: the second lane's uploads still waiting were dropped, not begun.
+    assert second.began == [0]
+    assert "gave up on the slow parts of StuckUploads, OtherUploads" in caplog.text

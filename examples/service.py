@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import socket
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -314,15 +315,18 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port (the first line printed names it)")
     parser.add_argument("--max-concurrent", type=int, default=2, help="jobs training at once")
     parser.add_argument("--compute-slots", type=int, default=1, help="jobs computing at one moment; 0: all that run")
     parser.add_argument("--workdir", default=None, help="where backups go (default: a temporary directory)")
     args = parser.parse_args()
     app = create_app(workdir=args.workdir, max_concurrent=args.max_concurrent, compute_slots=args.compute_slots or None)
-    print(f"serving on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
+    listening = socket.create_server((args.host, args.port))  # --port 0: any free port, named below
+    host, port = listening.getsockname()[:2]
+    print(f"serving on http://{host}:{port} (Ctrl-C stops)", flush=True)
     # Open event streams would otherwise hold a shutdown until their jobs end.
-    uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=2, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, timeout_graceful_shutdown=2, log_level="warning"))
+    server.run(sockets=[listening])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -15,27 +14,31 @@ import httpx
 SERVICE = Path(__file__).parents[2] / "examples" / "service.py"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def running_service(*options: str) -> Iterator[str]:
-    """Start ``examples/service.py`` with ``options`` on a free port; yield its base URL once it
-    answers; stop it on leaving."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with subprocess.Popen([sys.executable, str(SERVICE), "--port", str(port), *options]) as service:
+    """Start ``examples/service.py`` with ``options`` on a port of its choosing (``--port 0``); yield
+    the base URL it prints once it answers there; stop it on leaving."""
+    command = [sys.executable, str(SERVICE), "--port", "0", *options]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as service:
         try:
+            url = served_at(service)
             wait_until_answering(url, service)
             yield url
         finally:
             stop(service)
 
 
-def stop(service: subprocess.Popen[bytes]) -> None:
+def served_at(service: subprocess.Popen[str]) -> str:
+    """The URL in the service's first line, ``serving on http://HOST:PORT (Ctrl-C stops)``."""
+    assert service.stdout is not None
+    first_line = service.stdout.readline()  # at the end of output if it exited first
+    if not first_line.startswith("serving on "):
+        service.wait(timeout=30)
+        raise RuntimeError(f"the service exited with {service.returncode} before saying where it serves")
+    return first_line.split()[2]
+
+
+def stop(service: subprocess.Popen[str]) -> None:
     """Ask the service to stop; kill it if it has not within 30 s (never wait for it forever)."""
     service.terminate()
     try:
@@ -45,7 +48,7 @@ def stop(service: subprocess.Popen[bytes]) -> None:
         service.wait()
 
 
-def wait_until_answering(url: str, service: subprocess.Popen[bytes]) -> None:
+def wait_until_answering(url: str, service: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if service.poll() is not None:

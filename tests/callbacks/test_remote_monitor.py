@@ -79,11 +79,11 @@ async def test_a_server_answering_500_warns_once_and_training_goes_on() -> None:
 
 @pytest.mark.anyio
 async def test_a_refused_connection_warns_and_training_goes_on() -> None:
-    with socket.socket() as unused:  # a port that was free a moment ago: nothing listens there
+    with socket.socket() as unused:  # bound, never listening: the port stays ours, and refuses
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    with pytest.warns(RuntimeWarning, match=rf"127\.0\.0\.1:{port}.*refused"):
-        history = await fit([RemoteMonitor(root=f"http://127.0.0.1:{port}")])
+        with pytest.warns(RuntimeWarning, match=rf"127\.0\.0\.1:{port}.*refused"):
+            history = await fit([RemoteMonitor(root=f"http://127.0.0.1:{port}")])
     assert history.epoch == [0, 1, 2]
 
 

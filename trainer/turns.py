@@ -88,6 +88,15 @@ class ComputeTurns:
                     return
         self._release()  # handed over while giving up: pass it on
 
+    def _hand_to_returning(self) -> bool:
+        """Hand a held turn to the first run back from lending, if one still waits (another holder
+        may have been first); whether it did."""
+        with self._lock:
+            if not self._returning:
+                return False
+            self._returning.popleft().release()
+            return True
+
     def _release(self) -> None:
         with self._lock:
             line = self._returning or self._waiting
@@ -114,13 +123,15 @@ class _Turn:
         line: _Line = "back"
         used = 0.0  # how much of its slice is gone once it has the turn again
         if since is not None:
-            if turns._returning:
-                # A borrowed turn goes back; the borrower stays next with the rest of its slice, if any.
+            if turns._returning and turns._hand_to_returning():
+                # A borrowed turn went back; the borrower stays next with the rest of its slice, if any.
+                self._since = None
                 if now - since < turns.slice_seconds:
                     line, used = "front", now - since
             elif now - since < turns.slice_seconds or not turns._waiting:
                 return
-            self.give_back()
+            else:
+                self.give_back()
         lent, self._lent = self._lent, None
         if lent is not None and now - lent < turns.slice_seconds:
             line, used = "returning", now - lent  # the slice went on while lent

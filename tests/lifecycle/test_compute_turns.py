@@ -107,6 +107,18 @@ def test_a_turn_handed_to_a_thread_that_is_giving_up_goes_on_to_the_next() -> No
     assert turns._free == 1 and not turns._waiting  # the turn is free again, not lost
 
 
+def test_two_holders_seeing_one_returning_run_hand_it_one_turn() -> None:
+    turns = ComputeTurns(2)
+    turns._acquire("back")
+    turns._acquire("back")  # two runs compute
+    baton = threading.Lock()
+    baton.acquire()
+    turns._returning.append(baton)  # a run back from lending waits
+    assert turns._hand_to_returning()  # the first holder hands it a turn ...
+    assert not turns._hand_to_returning()  # ... the second, which saw it too, keeps its own
+    assert turns._free == 0 and not turns._waiting and not turns._returning
+
+
 async def until(condition: Callable[[], bool]) -> None:
     """Wait until ``condition()`` holds: it watches the turns' state, not the clock."""
     with anyio.fail_after(10):

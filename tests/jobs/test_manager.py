@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 
+from trainer.callbacks import Callback
 from trainer.callbacks.backup_and_restore import BACKUP_FILE
 from trainer.events import EpochBegin, EpochEnd, TrainBatchEnd
 from trainer.jobs import (
@@ -77,6 +79,26 @@ async def test_cancel_stops_a_running_job_within_one_step_and_keeps_its_backup(t
         assert statuses(job.history())[-1] == "cancelled"
         assert (tmp_path / job.id / BACKUP_FILE).exists()
         assert await jobs.cancel(job.id) is job  # cancelling again changes nothing
+
+
+async def test_cancel_stops_a_job_whose_inline_callback_hangs() -> None:
+    entered = anyio.Event()
+
+    class Hangs(Callback):
+        delivery = "inline"
+
+        async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            entered.set()
+            with anyio.move_on_after(30):  # a server that does not answer (finite: a regression fails, never hangs)
+                await anyio.sleep_forever()
+
+    async with JobManager() as jobs:
+        job = jobs.submit(spec_builder(epochs=50, callbacks=[Hangs()]))
+        await entered.wait()
+        with anyio.fail_after(10):
+            assert await jobs.cancel(job.id) is job
+        assert job.status is JobStatus.CANCELLED
+        assert not [event for event in job.history() if isinstance(event, EpochEnd)]  # stopped in its first epoch
 
 
 async def test_cancel_a_queued_job_before_it_starts() -> None:

@@ -2,7 +2,8 @@
 
 Inline (they steer training, so they act at once): EarlyStopping, ReduceLROnPlateau,
 LearningRateScheduler, TerminateOnNaN, History. Queued (they write or send, concurrently with
-training): CSVLogger, JSONLinesLogger, RemoteMonitor, ProgbarLogger. Both (a consistent copy taken
+training): CSVLogger, JSONLinesLogger, RemoteMonitor, ProgbarLogger, and TensorBoard and
+MLflowLogger (from the ``tensorboard`` and ``mlflow`` extras). Both (a consistent copy taken
 inline, written on a queued lane): ModelCheckpoint, BackupAndRestore.
 """
 
@@ -14,11 +15,13 @@ from .history import History
 from .jsonlines_logger import JSONLinesLogger
 from .lambda_callback import LambdaCallback
 from .learning_rate_scheduler import LearningRateScheduler
+from .mlflow_logger import MLflowLogger
 from .model_checkpoint import ModelCheckpoint
 from .progbar_logger import ProgbarLogger
 from .reduce_lr_on_plateau import ReduceLROnPlateau
 from .remote_monitor import RemoteMonitor
 from .subscriber import current_event
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -32,9 +35,11 @@ __all__ = [
     "JSONLinesLogger",
     "LambdaCallback",
     "LearningRateScheduler",
+    "MLflowLogger",
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
     "RemoteMonitor",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

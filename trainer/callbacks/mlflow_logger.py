@@ -128,6 +128,10 @@ class MLflowLogger(Callback):
         if self.log_model:
             outbox.model = saving.model_contents(self.model)  # training is over: the weights stay still
         outbox.finish = True
+        # The fit's History (same run, same params) lists every epoch that ran; the queue may have coalesced some.
+        history = getattr(self.model, "history", None)
+        ran = history.epoch if getattr(history, "params", None) is self.params else []
+        coalesced = [epoch for epoch in ran if epoch not in outbox.epochs_seen]
         if not await outbox.flush(anyio.current_time() + self.timeout):
             errors = outbox.take_errors()
             why = f"failed ({errors[-1]})" if errors else f"did not answer within {self.timeout:g} s"
@@ -137,10 +141,10 @@ class MLflowLogger(Callback):
                 RuntimeWarning,
                 stacklevel=2,
             )
-        elif outbox.coalesced:
+        elif coalesced:
             warnings.warn(
-                f"MLflowLogger: run {outbox.describe_run()}: the metrics of epochs {_epochs(outbox.coalesced)} were "
-                "coalesced away while the tracking server was slow (queue_overflow='keep_latest'); the later "
+                f"MLflowLogger: run {outbox.describe_run()}: the metrics of epochs {_epochs(coalesced)} were "
+                f"dropped from its queue while the tracking server was slow (queue_overflow={self.queue_overflow!r}); the later "
                 "epochs' metrics, the final ones included, were logged",
                 RuntimeWarning,
                 stacklevel=2,
@@ -193,17 +197,14 @@ class _Outbox:
         self.model: saving.Contents | None = None
         self.finish = False
         self.run_id: str | None = None  # MLflow's id of the run, once created
-        self.coalesced: list[int] = []  # epochs whose metrics never reached this logger
+        self.epochs_seen: set[int] = set()
         self.dropped = 0
-        self._last_epoch: int | None = None
         self._client: Any = None
         self._request: _Request | None = None
         self._errors: list[Exception] = []
 
     def add_epoch(self, epoch: int, logs: Mapping[str, Any], timestamp: int) -> None:
-        if self._last_epoch is not None and epoch > self._last_epoch + 1:
-            self.coalesced.extend(range(self._last_epoch + 1, epoch))
-        self._last_epoch = epoch
+        self.epochs_seen.add(epoch)
         metric = self._mlflow.entities.Metric
         for key, value in logs.items():
             number = _number(value)

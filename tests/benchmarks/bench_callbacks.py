@@ -4,9 +4,14 @@ MLP 784-256-10 (relu; softmax + sparse_categorical_crossentropy; SGD lr 0.01) on
 float32 data, batch 128, verbose=0. The "callbacks" variant adds ModelCheckpoint (a full model
 file every epoch), CSVLogger and RemoteMonitor posting to an HTTP server answering each POST
 after 50 ms; the server runs as a subprocess (``tests.http_recorder``), so serving never holds the
-measured process's GIL. The variants alternate (none, callbacks, none, ...) so machine noise hits
-them alike; the median of the repetitions is reported, and the ratio of the medians. Prints one
-JSON object per result.
+measured process's GIL. The "loggers" variant adds TensorBoard (update_freq=50, histogram_freq=1)
+and MLflowLogger (a SQLite store in a temporary directory, its tables made beforehand); the
+"stalled_mlflow" variant adds only an MLflowLogger whose tracking server (the same subprocess,
+answering after 10^6 s) accepts connections and never answers. The variants alternate (none,
+callbacks, loggers, stalled_mlflow, none, ...) so machine noise hits them alike; the median of the
+repetitions is reported, and the ratio of the medians, both for ``fit`` to return and for training
+to reach ``on_train_end`` (a stalled logger's bounded wait at the end, ``timeout`` seconds, comes
+after that). Prints one JSON object per result.
 
     python -m tests.benchmarks.bench_callbacks [--repeats 3] [--epochs 3] [--samples 60000]
     OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,24 +37,28 @@ import numpy as np
 import trainer
 from trainer.callbacks.callback import Callback
 from trainer.callbacks.csv_logger import CSVLogger
+from trainer.callbacks.mlflow_logger import MLflowLogger
 from trainer.callbacks.model_checkpoint import ModelCheckpoint
 from trainer.callbacks.remote_monitor import RemoteMonitor
+from trainer.callbacks.tensorboard import TensorBoard
 
 from .bench_step import CLASSES, FEATURES, SAMPLES, engine_model
 
 BATCH_SIZE = 128
 SERVER_DELAY = 0.05
+NEVER = 1e6  # seconds: a server answering after this long is a stalled one
+STALLED_TIMEOUT = 1.0  # how long the logger of a stalled server waits for it at the end
 REPOSITORY = Path(__file__).parents[2]
 
 
 @contextmanager
-def slow_server() -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 answering each POST after ``SERVER_DELAY`` seconds; yields its root.
+def slow_server(delay: float = SERVER_DELAY) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering each request after ``delay`` seconds; yields its root.
 
     It runs as a subprocess, which prints its root only once its port accepts connections; it is
     terminated (and waited for) on leaving, whatever happened.
     """
-    command = [sys.executable, "-m", "tests.http_recorder", "--delay", str(SERVER_DELAY)]
+    command = [sys.executable, "-m", "tests.http_recorder", "--delay", str(delay)]
     with subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, text=True) as server:
         try:
             yield read_root(server)
@@ -74,11 +84,49 @@ def slow_callbacks(directory: Path, root: str) -> list[Callback]:
     ]
 
 
-def timed_fit(x: np.ndarray, y: np.ndarray, epochs: int, callbacks: list[Callback]) -> float:
-    model = engine_model()
+def logger_callbacks(directory: Path, store: str) -> list[Callback]:
+    return [
+        TensorBoard(directory / "tensorboard", update_freq=50, histogram_freq=1),
+        MLflowLogger("bench", tracking_uri=store),
+    ]
+
+
+class TrainEndClock(Callback):
+    """Inline: the moment training reaches ``on_train_end``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at = 0.0
+
+    def on_train_end(self, logs: dict[str, object] | None = None) -> None:
+        self.at = time.perf_counter()
+
+
+def timed_fit(x: np.ndarray, y: np.ndarray, epochs: int, callbacks: list[Callback]) -> tuple[float, float]:
+    """Seconds for ``fit`` to return, and for training to reach ``on_train_end``."""
+    model, clock = engine_model(), TrainEndClock()
     started = time.perf_counter()
-    model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=callbacks)
-    return time.perf_counter() - started
+    model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[*callbacks, clock])
+    return time.perf_counter() - started, clock.at - started
+
+
+def variant_callbacks(variant: str, directory: Path, root: str, store: str, stalled: str) -> list[Callback]:
+    if variant == "callbacks":
+        return slow_callbacks(directory, root)
+    if variant == "loggers":
+        return logger_callbacks(directory, store)
+    if variant == "stalled_mlflow":
+        return [MLflowLogger("bench", tracking_uri=stalled, timeout=STALLED_TIMEOUT)]
+    return []
+
+
+def empty_store(directory: Path) -> str:
+    """A SQLite tracking store with its tables made, so no fit measured pays for that."""
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{directory / 'mlflow.db'}"
+    MlflowClient(tracking_uri=store).search_experiments()
+    return store
 
 
 def main() -> None:
@@ -87,21 +135,27 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--samples", type=int, default=SAMPLES)
     args = parser.parse_args()
+    # The stalled variant's logger warns, as it should, at every fit: the figures are what is wanted here.
+    warnings.filterwarnings("ignore", message="MLflowLogger: the tracking server", category=RuntimeWarning)
     trainer.set_random_seed(1)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(args.samples, FEATURES)).astype(np.float32)
     y = rng.integers(0, CLASSES, args.samples)
-    times: dict[str, list[float]] = {"none": [], "callbacks": []}
-    names: dict[str, list[str]] = {"none": []}
-    with slow_server() as root, tempfile.TemporaryDirectory() as directory:
+    variants = ("none", "callbacks", "loggers", "stalled_mlflow")
+    times: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
+    names: dict[str, list[str]] = {}
+    with slow_server() as root, slow_server(NEVER) as stalled, tempfile.TemporaryDirectory() as directory:
+        store = empty_store(Path(directory))
         for _ in range(args.repeats):
-            times["none"].append(timed_fit(x, y, args.epochs, []))
-            callbacks = slow_callbacks(Path(directory), root)
-            names["callbacks"] = [type(callback).__name__ for callback in callbacks]
-            times["callbacks"].append(timed_fit(x, y, args.epochs, callbacks))
-    baseline = statistics.median(times["none"])
+            for variant in variants:
+                callbacks = variant_callbacks(variant, Path(directory), root, store, stalled)
+                names[variant] = [type(callback).__name__ for callback in callbacks]
+                times[variant].append(timed_fit(x, y, args.epochs, callbacks))
+    baseline = statistics.median(fit for fit, _ in times["none"])
+    baseline_training = statistics.median(training for _, training in times["none"])
     for variant, runs in times.items():
-        median = statistics.median(runs)
+        median = statistics.median(fit for fit, _ in runs)
+        training = statistics.median(training for _, training in runs)
         print(json.dumps({
             "benchmark": "fit_with_slow_callbacks_mlp_784_256_10",
             "variant": variant,
@@ -109,12 +163,14 @@ def main() -> None:
             "batch_size": BATCH_SIZE,
             "epochs": args.epochs,
             "samples": args.samples,
-            "server_delay_seconds": SERVER_DELAY,
+            "server_delay_seconds": NEVER if variant == "stalled_mlflow" else SERVER_DELAY,
             "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
             "repeats": args.repeats,
             "median_seconds": round(median, 4),
-            "runs_seconds": [round(run, 4) for run in runs],
+            "runs_seconds": [round(fit, 4) for fit, _ in runs],
             "ratio_to_none": round(median / baseline, 3),
+            "median_training_seconds": round(training, 4),
+            "training_ratio_to_none": round(training / baseline_training, 3),
         }), flush=True)  # fmt: skip
 
 

@@ -52,12 +52,14 @@ class MLflowLogger(Callback):
     Queued, with a queue of ``queue_size`` events and the overflow policy ``queue_overflow``:
     ``"keep_latest"`` (the default) coalesces, so while the tracking server is slow the newest
     epoch's metrics wait in place of older ones and training never waits; ``"block"`` loses
-    nothing and lets training wait for the server; ``"drop_oldest"`` and ``"error"`` as the bus has
-    them. Every request runs in a worker thread. The logger waits at most ``timeout`` seconds at a
-    time for the server: what it has not sent by then waits (coalesced by epoch and metric, at most
-    10 000 values) and goes with the next request. At the end of training it waits up to
-    ``timeout`` seconds for what is left, the final metrics first among it; if the server has not
-    taken it by then, it says so in a warning, naming what was not logged, and ``fit`` returns.
+    nothing in the queue and lets training wait while the logger waits; ``"drop_oldest"`` and
+    ``"error"`` as the bus has them. Epochs the queue dropped are named in a warning at the end.
+    Every request runs in a worker thread, one at a time. The logger waits for the server
+    ``timeout`` seconds at most, once per request: what it has not sent meanwhile waits (coalesced
+    by epoch and metric, at most 10 000 values, the oldest dropped first) and goes with the next
+    request. At the end of training it waits up to ``timeout`` seconds more for what is left, the
+    final metrics first; if the server has not taken it by then, it says so in a warning, naming
+    what was not logged, and ``fit`` returns: at most ``2 * timeout`` after the last epoch.
     Failed requests are retried with the next one and reported by a warning once per kind of error;
     they never fail the fit.
     """
@@ -130,9 +132,9 @@ class MLflowLogger(Callback):
         outbox.finish = True
         # The fit's History (same run, same params) lists every epoch that ran; the queue may have coalesced some.
         history = getattr(self.model, "history", None)
-        ran = history.epoch if getattr(history, "params", None) is self.params else []
+        ran: list[int] = getattr(history, "epoch", []) if getattr(history, "params", None) is self.params else []
         coalesced = [epoch for epoch in ran if epoch not in outbox.epochs_seen]
-        if not await outbox.flush(anyio.current_time() + self.timeout):
+        if not await outbox.flush(anyio.current_time() + self.timeout, final=True):
             errors = outbox.take_errors()
             why = f"failed ({errors[-1]})" if errors else f"did not answer within {self.timeout:g} s"
             warnings.warn(
@@ -218,12 +220,18 @@ class _Outbox:
     def pending(self) -> bool:
         return bool(self.run_id is None or self.params or self.metrics or self.model is not None or self.finish)
 
-    async def flush(self, deadline: float) -> bool:
+    async def flush(self, deadline: float, *, final: bool = False) -> bool:
         """Send what is pending, waiting until ``deadline`` (``anyio.current_time()``) at most;
-        whether all of it was taken. A request still under way at the deadline goes on in its thread."""
+        whether all of it was taken. A request still under way at the deadline goes on in its thread.
+
+        Unless ``final``, a request that an earlier flush gave up on is not waited for again: the
+        server is known to be stalled, and waiting for it at every epoch would only delay the end.
+        """
         while True:
             request = self._request
             if request is not None:
+                if request.given_up and not final and not request.done.is_set():
+                    return False
                 if not await request.wait(deadline):
                     return False
                 self._settle(request)
@@ -244,9 +252,10 @@ class _Outbox:
             self.run_id = request.run_id
         if request.params_sent:
             self.params = {}
-        for metric in request.metrics_sent:
-            if self.metrics.get((metric.key, metric.step)) is metric:
-                del self.metrics[(metric.key, metric.step)]
+        for sent in request.metrics_sent:
+            key = (str(sent.key), int(sent.step))
+            if self.metrics.get(key) is sent:
+                del self.metrics[key]
         if request.model_sent:
             self.model = None
         if request.finished:
@@ -336,6 +345,7 @@ class _Request:
         self._deliver = deliver
         self._what = what
         self._started = False
+        self.given_up = False  # a wait for it reached its deadline
         self.done = threading.Event()
         self.error: Exception | None = None
         self.run_id: str | None = None
@@ -355,6 +365,7 @@ class _Request:
                     await anyio.to_thread.run_sync(self._run, abandon_on_cancel=True)
             else:
                 await anyio.to_thread.run_sync(self.done.wait, remaining, abandon_on_cancel=True)
+        self.given_up = self.given_up or not self.done.is_set()
         return self.done.is_set()
 
     def _run(self) -> None:

@@ -11,7 +11,7 @@ answering after 10^6 s) accepts connections and never answers. The variants alte
 callbacks, loggers, stalled_mlflow, none, ...) so machine noise hits them alike; the median of the
 repetitions is reported, and the ratio of the medians, both for ``fit`` to return and for training
 to reach ``on_train_end`` (a stalled logger's bounded wait at the end, ``timeout`` seconds, comes
-after that). Prints one JSON object per result.
+after that); and the median of each repetition's training time over the none run just before it. Prints one JSON object per result.
 
     python -m tests.benchmarks.bench_callbacks [--repeats 3] [--epochs 3] [--samples 60000]
     OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=SAMPLES)
     args = parser.parse_args()
     # The stalled variant's logger warns, as it should, at every fit: the figures are what is wanted here.
-    warnings.filterwarnings("ignore", message="MLflowLogger: the tracking server", category=RuntimeWarning)
+    warnings.filterwarnings("ignore", message="MLflowLogger: MLflow at", category=RuntimeWarning)
     trainer.set_random_seed(1)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(args.samples, FEATURES)).astype(np.float32)
@@ -171,6 +171,10 @@ def main() -> None:
             "ratio_to_none": round(median / baseline, 3),
             "median_training_seconds": round(training, 4),
             "training_ratio_to_none": round(training / baseline_training, 3),
+            # Each run against the none run just before it, then the median: steadier when the load drifts.
+            "paired_training_ratio_median": round(statistics.median(
+                run[1] / none[1] for run, none in zip(runs, times["none"], strict=True)
+            ), 3),
         }), flush=True)  # fmt: skip
 
 

@@ -219,6 +219,15 @@ async def test_without_write_graph_there_is_no_summary(tmp_path: Path) -> None:
     assert summaries(logdir, "tensors") == set()
 
 
+async def test_a_standalone_evaluate_writes_its_metrics_at_the_optimizer_s_iterations(tmp_path: Path) -> None:
+    logdir, model = tmp_path / "tb", keras_model()
+    await fit(model, [], validate=False, epochs=3)
+    x, y = keras_data()
+    loss = await model.evaluate_async(x, y, batch_size=2, verbose=0, callbacks=[TensorBoard(logdir)], run_id="eval-1")
+    assert os.listdir(logdir / "eval-1") == ["validation"]
+    assert scalars(logdir / "eval-1" / "validation", "evaluation_loss_vs_iterations") == [(15, pytest.approx(loss))]
+
+
 # -- runs, delivery, arguments
 
 

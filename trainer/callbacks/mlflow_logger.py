@@ -138,7 +138,7 @@ class MLflowLogger(Callback):
             errors = outbox.take_errors()
             why = f"failed ({errors[-1]})" if errors else f"did not answer within {self.timeout:g} s"
             warnings.warn(
-                f"MLflowLogger: the tracking server at {outbox.uri} {why} at the end of run "
+                f"MLflowLogger: MLflow at {outbox.uri} {why} at the end of run "
                 f"{outbox.describe_run()}; not logged: {outbox.describe_unsent()}",
                 RuntimeWarning,
                 stacklevel=2,
@@ -159,12 +159,12 @@ class MLflowLogger(Callback):
         for error in errors:
             self._warn(
                 type(error).__name__,
-                f"a request to the tracking server at {outbox.uri} failed ({error}); it is retried with the next one",
+                f"a request to MLflow at {outbox.uri} failed ({error}); it is retried with the next one",
             )
         if not taken and not errors:
             self._warn(
                 "slow",
-                f"the tracking server at {outbox.uri} has not answered within {self.timeout:g} s; training "
+                f"MLflow at {outbox.uri} has not answered within {self.timeout:g} s; training "
                 "goes on and the metrics wait for it",
             )
 
@@ -192,7 +192,7 @@ class _Outbox:
     def __init__(self, logger: MLflowLogger, params: dict[str, str]) -> None:
         self._logger = logger
         self._mlflow = logger._mlflow
-        self.uri = logger.tracking_uri or "MLflow's default tracking URI"
+        self.uri = logger.tracking_uri or str(self._mlflow.get_tracking_uri())
         self.params = params
         self.run: str | None = None  # the trainer run id (a job id under the job manager)
         self.metrics: dict[tuple[str, int], Any] = {}  # (key, step) -> mlflow Metric, oldest first

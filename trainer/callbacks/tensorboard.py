@@ -140,6 +140,10 @@ class TensorBoard(Callback):
         for name, value in scalars.items():
             writer.add_scalar("batch_" + name, value, step)
 
+    def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        if not self._fitting:
+            self._open_run()  # a standalone evaluate is a run of its own
+
     def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         iterations = self._start_iterations + self._epochs_begun * self._steps
         writer = self._writer("validation")

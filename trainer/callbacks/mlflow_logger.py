@@ -134,23 +134,19 @@ class MLflowLogger(Callback):
         history = getattr(self.model, "history", None)
         ran: list[int] = getattr(history, "epoch", []) if getattr(history, "params", None) is self.params else []
         coalesced = [epoch for epoch in ran if epoch not in outbox.epochs_seen]
-        if not await outbox.flush(anyio.current_time() + self.timeout, final=True):
+        taken = await outbox.flush(anyio.current_time() + self.timeout, final=True)
+        problems = []
+        if not taken:
             errors = outbox.take_errors()
             why = f"failed ({errors[-1]})" if errors else f"did not answer within {self.timeout:g} s"
-            warnings.warn(
-                f"MLflowLogger: MLflow at {outbox.uri} {why} at the end of run "
-                f"{outbox.describe_run()}; not logged: {outbox.describe_unsent()}",
-                RuntimeWarning,
-                stacklevel=2,
+            problems.append(f"MLflow at {outbox.uri} {why} at the end of the run; not logged: {outbox.describe_unsent()}")
+        if coalesced:
+            problems.append(
+                f"the metrics of epochs {_epochs(coalesced)} were dropped from its queue while MLflow was slow "
+                f"(queue_overflow={self.queue_overflow!r})" + ("; the later epochs', the final ones among them, were logged" if taken else "")
             )
-        elif coalesced:
-            warnings.warn(
-                f"MLflowLogger: run {outbox.describe_run()}: the metrics of epochs {_epochs(coalesced)} were "
-                f"dropped from its queue while the tracking server was slow (queue_overflow={self.queue_overflow!r}); the later "
-                "epochs' metrics, the final ones included, were logged",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        if problems:
+            warnings.warn(f"MLflowLogger: run {outbox.describe_run()}: " + "; ".join(problems), RuntimeWarning, stacklevel=2)
         self._outbox = None
 
     async def _send(self, outbox: _Outbox) -> None:
@@ -339,12 +335,18 @@ class _Outbox:
 
 
 class _Request:
-    """One request to the tracking server, in a worker thread; what it managed to send, and how it ended."""
+    """One request to MLflow in a thread of its own; what it managed to send, and how it ended.
+
+    The one thread the project starts by hand, and a daemon: a request given up on goes on until
+    MLflow's own timeout and retries end it (minutes, by default), and it must not keep the process
+    alive meanwhile, as one of anyio's worker threads would on asyncio. Nothing waits for it
+    unbounded: every wait has a deadline.
+    """
 
     def __init__(self, deliver: Any, what: dict[str, Any]) -> None:
         self._deliver = deliver
         self._what = what
-        self._started = False
+        self._thread: threading.Thread | None = None
         self.given_up = False  # a wait for it reached its deadline
         self.done = threading.Event()
         self.error: Exception | None = None
@@ -355,16 +357,14 @@ class _Request:
         self.finished = False
 
     async def wait(self, deadline: float) -> bool:
-        """Run it (the first time) or wait for it, until ``deadline`` at most; whether it is done."""
+        """Start it (the first time) and wait for it until ``deadline`` at most; whether it is done."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="MLflowLogger request", daemon=True)
+            self._thread.start()
         remaining = deadline - anyio.current_time()
         if remaining > 0 and not self.done.is_set():
-            if not self._started:
-                self._started = True
-                # Abandoned at the deadline, it goes on in its thread; a later wait picks up how it ended.
-                with anyio.move_on_after(remaining):
-                    await anyio.to_thread.run_sync(self._run, abandon_on_cancel=True)
-            else:
-                await anyio.to_thread.run_sync(self.done.wait, remaining, abandon_on_cancel=True)
+            # The waiting thread returns by itself at the deadline; cancelled sooner, it is let go.
+            await anyio.to_thread.run_sync(self.done.wait, remaining, abandon_on_cancel=True)
         self.given_up = self.given_up or not self.done.is_set()
         return self.done.is_set()
 

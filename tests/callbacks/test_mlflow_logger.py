@@ -107,12 +107,13 @@ async def test_the_final_model_as_an_artifact_loadable_by_trainer(store: tuple[s
         np.testing.assert_array_equal(mine, theirs)
 
 
-async def test_a_new_experiment_is_created_and_each_fit_is_a_run(store: tuple[str, MlflowClient]) -> None:
+async def test_a_new_experiment_is_created_and_each_fit_is_a_run(store: tuple[str, MlflowClient], tmp_path: Path) -> None:
     uri, client = store
-    logger = MLflowLogger("fresh", tracking_uri=uri)
+    logger = MLflowLogger("fresh", tracking_uri=uri, artifact_location=str(tmp_path / "fresh"))
     await fit([logger], epochs=1)
     await fit([logger], epochs=2)
     assert [len(history_of(client, run.info.run_id, "loss")) for run in runs(client, "fresh")] == [1, 2]
+    assert client.get_experiment_by_name("fresh").artifact_location.endswith(str(tmp_path / "fresh"))  # type: ignore[union-attr]
 
 
 async def test_a_run_given_a_run_id_is_named_by_it(store: tuple[str, MlflowClient]) -> None:

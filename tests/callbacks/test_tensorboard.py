@@ -14,6 +14,7 @@ import trainer
 from trainer import Input, Sequential
 from trainer.callbacks import Callback, LearningRateScheduler, TensorBoard
 from trainer.callbacks.extras import require
+from trainer.callbacks.scalar_logs import scalar_logs
 from trainer.callbacks.subscriber import overridden_hooks
 from trainer.jobs import JobManager, JobStatus
 from trainer.layers import Dense, Flatten
@@ -273,3 +274,9 @@ def test_bad_arguments_are_refused_naming_them(arguments: dict[str, Any], messag
 def test_a_missing_optional_package_names_the_extra_to_install() -> None:
     with pytest.raises(ImportError, match=r"install the 'tensorboard' extra: pip install 'eventbus-trainer\[tensorboard\]'"):
         require("TensorBoard", "tensorboardX_not_installed_here", "tensorboard")
+
+
+def test_the_loggers_take_the_real_numbers_of_the_logs_as_floats() -> None:
+    logs = {"loss": np.float32(0.5), "step": 3, "rate": np.array(0.25), "flag": True, "name": "x", "outputs": np.ones(2)}
+    assert scalar_logs(logs) == {"loss": 0.5, "step": 3.0, "rate": 0.25}
+    assert all(type(value) is float for value in scalar_logs(logs).values())

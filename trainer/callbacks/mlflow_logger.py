@@ -12,7 +12,6 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import numpy as np
 
 from eventbus import Overflow
 from eventbus.mailbox import OVERFLOW_POLICIES
@@ -22,6 +21,7 @@ from . import arguments
 from .callback import Callback
 from .extras import require
 from .run_names import given_run_id
+from .scalar_logs import scalar_logs
 from .subscriber import current_event
 
 __all__ = ["MLflowLogger"]
@@ -47,7 +47,8 @@ class MLflowLogger(Callback):
 
     The run is named ``run_name``; else, when the fit was given a ``run_id`` (the job manager gives
     each job's id), that id, so each service job is its own run; else MLflow names it. Its tag
-    ``trainer.run`` holds the run id either way.
+    ``trainer.run`` holds the run id either way. An experiment the logger creates keeps its
+    artifacts at ``artifact_location`` (MLflow's default if None: ``./mlruns`` for a local store).
 
     Queued, with a queue of ``queue_size`` events and the overflow policy ``queue_overflow``:
     ``"keep_latest"`` (the default) coalesces, so while the tracking server is slow the newest
@@ -73,6 +74,7 @@ class MLflowLogger(Callback):
         tracking_uri: str | None = None,
         log_model: bool = False,
         *,
+        artifact_location: str | None = None,
         queue_size: int = 8,
         queue_overflow: Overflow = "keep_latest",
         timeout: float = 10.0,
@@ -82,12 +84,14 @@ class MLflowLogger(Callback):
         # Imported now, not in the first hook: importing mlflow takes a second, which training must not wait for.
         self._mlflow: Any = require(owner, "mlflow", "mlflow")
         require(owner, "mlflow.tracking", "mlflow")
-        for name, value in (("experiment", experiment), ("run_name", run_name), ("tracking_uri", tracking_uri)):
+        named = {"experiment": experiment, "run_name": run_name, "tracking_uri": tracking_uri, "artifact_location": artifact_location}
+        for name, value in named.items():
             if value is not None and (not isinstance(value, str) or not value):
                 raise TypeError(f"{owner}: {name} must be a non-empty string or None; got {value!r}")
         self.experiment = experiment
         self.run_name = run_name
         self.tracking_uri = tracking_uri
+        self.artifact_location = artifact_location
         self.log_model = arguments.flag(owner, "log_model", log_model)
         overflow = arguments.choice(owner, "queue_overflow", queue_overflow, OVERFLOW_POLICIES)
         size = arguments.count(owner, "queue_size", queue_size)
@@ -204,11 +208,9 @@ class _Outbox:
     def add_epoch(self, epoch: int, logs: Mapping[str, Any], timestamp: int) -> None:
         self.epochs_seen.add(epoch)
         metric = self._mlflow.entities.Metric
-        for key, value in logs.items():
-            number = _number(value)
-            if number is not None:
-                self.metrics.pop((key, epoch), None)  # re-added last: the newest go last
-                self.metrics[(key, epoch)] = metric(key, number, timestamp, epoch)
+        for key, number in scalar_logs(logs).items():
+            self.metrics.pop((key, epoch), None)  # re-added last: the newest go last
+            self.metrics[(key, epoch)] = metric(key, number, timestamp, epoch)
         while len(self.metrics) > _MAX_PENDING_METRICS:
             del self.metrics[next(iter(self.metrics))]
             self.dropped += 1
@@ -298,7 +300,7 @@ class _Outbox:
             experiment = client.get_experiment_by_name(name)
             if experiment is None:
                 try:
-                    experiment_id = client.create_experiment(name)
+                    experiment_id = client.create_experiment(name, artifact_location=self._logger.artifact_location)
                 except self._mlflow.exceptions.MlflowException:
                     experiment = client.get_experiment_by_name(name)  # another process created it meanwhile
                     if experiment is None:
@@ -375,16 +377,6 @@ class _Request:
             self.error = error
         finally:
             self.done.set()
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float, np.integer, np.floating)) or (
-        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
-    ):
-        return float(value)
-    return None
 
 
 def _param(value: Any) -> str:

@@ -16,6 +16,7 @@ from . import arguments
 from .callback import Callback
 from .extras import require
 from .run_names import given_run_id
+from .scalar_logs import scalar_logs
 from .subscriber import current_event
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ class TensorBoard(Callback):
         if self._global_batch // self.update_freq == before // self.update_freq:
             return
         writer, step = self._writer("train"), self._global_batch
-        scalars = dict(_scalars(logs or {}))
+        scalars = scalar_logs(logs or {})
         if self.write_steps_per_second:
             written_batch, written_at = self._last_written
             now = self._event_time()
@@ -147,13 +148,13 @@ class TensorBoard(Callback):
     def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         iterations = self._start_iterations + self._epochs_begun * self._steps
         writer = self._writer("validation")
-        for name, value in _scalars(logs or {}):
+        for name, value in scalar_logs(logs or {}).items():
             writer.add_scalar(f"evaluation_{name}_vs_iterations", value, iterations)
         if not self._fitting:
             self._close_writers()  # a standalone evaluate: nothing else comes
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        scalars = dict(_scalars(logs or {}))
+        scalars = scalar_logs(logs or {})
         train = {name: value for name, value in scalars.items() if not name.startswith("val_")}
         validation = {name[4:]: value for name, value in scalars.items() if name.startswith("val_")}
         if "learning_rate" not in train and getattr(self.model, "optimizer", None) is not None:
@@ -207,17 +208,6 @@ class TensorBoard(Callback):
         event = current_event()
         assert event is not None, "called from a hook"
         return event.time
-
-
-def _scalars(logs: Mapping[str, Any]) -> list[tuple[str, float]]:
-    """The logs' real-number entries, as floats."""
-    scalars = []
-    for name, value in logs.items():
-        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-            scalars.append((name, float(value)))
-        elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
-            scalars.append((name, float(value)))
-    return scalars
 
 
 def _named_weights(layers: list[Layer]) -> list[tuple[str, np.ndarray]]:

@@ -33,12 +33,13 @@ class TensorBoard(Callback):
 
     * ``train/``: ``epoch_<metric>`` at each epoch's end (step: the epoch, 0-based), with
       ``epoch_learning_rate`` (the ``learning_rate`` of the epoch's logs when a callback put it
-      there, else the optimizer's) and, with ``write_steps_per_second``, ``epoch_steps_per_second``;
+      there, else the optimizer's, read when the worker gets to the epoch) and, with
+      ``write_steps_per_second``, ``epoch_steps_per_second``;
       ``batch_<metric>`` (the running means of the logs) every ``update_freq`` training batches
       (step: the batch's number since training began, 1-based), with ``batch_steps_per_second``;
       ``<layer>/<weight>/histogram`` for every weight at epochs ``0, histogram_freq, 2 *
       histogram_freq, ...``; and, with ``write_graph``, the model's summary as text (``model_summary``)
-      at step 0 (this engine has no graph for TensorBoard's Graphs tab).
+      as it was when the fit started, at step 0 (this engine has no graph for TensorBoard's Graphs tab).
     * ``validation/``: ``epoch_<metric>`` for the ``val_`` metrics (prefix dropped) of each epoch
       that validated, and ``evaluation_<metric>_vs_iterations`` at each validation's end (step: the
       optimizer's iterations). It is created only if something validates.
@@ -99,6 +100,7 @@ class TensorBoard(Callback):
         self._epoch_first_batch = 0
         self._epoch_began = 0.0
         self._last_written: tuple[int, float] = (0, 0.0)
+        self._summary = ""
 
     def set_params(self, params: dict[str, Any]) -> None:
         # On the event loop, before the run's compute starts: the optimizer's count is that of the run's start.
@@ -107,6 +109,8 @@ class TensorBoard(Callback):
         self._start_iterations = int(getattr(optimizer, "iterations", 0))
         self._steps = int(params.get("steps") or 0)
         self._epochs_begun = 0
+        # Taken here, so it describes the model as the run starts whenever the worker writes it.
+        self._summary = format_summary(self.model) if self.write_graph else ""
 
     # -- the hooks (each runs in the worker thread) ----------------------------------------------
 
@@ -116,7 +120,7 @@ class TensorBoard(Callback):
         self._global_batch = 0
         if self.write_graph:
             # Indented: TensorBoard renders text as Markdown, and the table must stay preformatted.
-            text = "\n".join("    " + line for line in format_summary(self.model).splitlines())
+            text = "\n".join("    " + line for line in self._summary.splitlines())
             self._writer("train").add_text("model_summary", text, 0)
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:

@@ -96,10 +96,11 @@ async def assert_same_training(history: Any, trained: trainer.Sequential, epochs
 
 
 @pytest.mark.anyio
-async def test_a_generator_with_steps_per_epoch_trains_as_the_same_batches_from_arrays() -> None:
+@pytest.mark.parametrize("source", [batches, async_batches], ids=["generator", "async generator"])
+async def test_a_generator_with_steps_per_epoch_trains_as_the_same_batches_from_arrays(source: Any) -> None:
     trained = model()
     params = Params()
-    history = await trained.fit_async(batches(10), steps_per_epoch=5, epochs=2, verbose=0, callbacks=[params])
+    history = await trained.fit_async(source(10), steps_per_epoch=5, epochs=2, verbose=0, callbacks=[params])
     assert params.seen["steps"] == 5
     await assert_same_training(history, trained)
 
@@ -224,12 +225,7 @@ def test_the_sync_faces_take_sources_and_show_an_unknown_length_in_the_progress_
 
 
 @pytest.mark.anyio
-async def test_fit_async_takes_an_async_generator_and_an_async_iterable() -> None:
-    trained = model()
-    params = Params()
-    history = await trained.fit_async(async_batches(10), steps_per_epoch=5, epochs=2, verbose=0, callbacks=[params])
-    assert params.seen["steps"] == 5
-    await assert_same_training(history, trained)
+async def test_fit_async_takes_an_async_iterable_and_evaluate_and_predict_async_too() -> None:
     again = model()
     await assert_same_training(await again.fit_async(AsyncPasses(), epochs=2, verbose=0), again)
     with pytest.warns(UserWarning, match="x, an async iterable, has no batches left after epoch 1 of 2"):

@@ -56,3 +56,16 @@ def test_an_inline_def_hook_does_not_warn() -> None:
         warnings.simplefilter("error", QueuedStopWarning)
         history = regression().fit(x, y, batch_size=2, epochs=5, verbose=0, callbacks=[Stop()])
     assert history.epoch == [0]
+
+
+@pytest.mark.anyio
+async def test_a_queued_def_hook_setting_stop_training_warns_too() -> None:
+    class QueuedDef(Callback):
+        delivery = "queued"
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.model.stop_training = True
+
+    x, y = data()
+    with pytest.warns(QueuedStopWarning, match="queued callback hook \\(on_epoch_end\\)"):
+        await regression().fit_async(x, y, epochs=20, verbose=0, callbacks=[QueuedDef()])

@@ -345,3 +345,28 @@ def test_an_empty_source_is_refused_clearly() -> None:
 def test_steps_must_be_positive_integers(name: str) -> None:
     with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
         model().fit(X, Y, verbose=0, **{name: 0})
+
+
+@pytest.mark.anyio
+async def test_a_run_resumed_from_a_backup_is_served_a_py_dataset_s_batches_as_one_never_stopped(tmp_path: Any) -> None:
+    from trainer.callbacks import BackupAndRestore
+
+    class CrashAtEpoch(Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if epoch == 3:
+                raise RuntimeError("crash")
+
+    # 5 batches a pass, 3 an epoch, shuffled: epochs of 3, 2 (the pass ends), 3, then epoch 3 takes
+    # the last 2 batches of the second pass, in that pass's shuffled order.
+    reference = model()
+    read = Dataset()
+    await reference.fit_async(read, steps_per_epoch=3, epochs=4, verbose=0)
+    with pytest.raises(RuntimeError, match="crash"):
+        await model().fit_async(Dataset(), steps_per_epoch=3, epochs=4, verbose=0, callbacks=[BackupAndRestore(tmp_path), CrashAtEpoch()])
+    resumed = model()
+    served = Dataset()
+    history = await resumed.fit_async(served, steps_per_epoch=3, epochs=4, verbose=0, callbacks=[BackupAndRestore(tmp_path)])
+    assert history.epoch == [3]
+    assert served.read == read.read[8:]
+    for ours, theirs in zip(resumed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)

@@ -6,7 +6,7 @@ What ``fit``, ``evaluate`` and ``predict`` take as ``x`` besides arrays (and ``f
 * a Python generator or any iterator: one pass, the batches it yields;
 * an iterable whose ``__iter__`` starts a new pass each time;
 * Keras 3's ``PyDataset`` protocol: ``__len__`` batches, ``__getitem__(i)`` gives batch ``i``, and
-  ``on_epoch_begin()``/``on_epoch_end()`` if it has them (called at each pass's start and end);
+  ``on_epoch_begin()``/``on_epoch_end()`` if it has them (called at each epoch's start and end);
   with ``shuffle`` (``fit``'s default), the batch order is shuffled each pass, as Keras does;
 * (ours) an async iterable (``__aiter__``), such as an async generator, a database cursor or a
   network stream, for ``fit_async`` and its twins.
@@ -36,6 +36,7 @@ from .prefetch import END, Prefetcher, Reader, with_prefetcher
 from .validation import Batch
 
 __all__ = [
+    "RAN_OUT",
     "SourceBatches",
     "check_source_arguments",
     "describe_source",

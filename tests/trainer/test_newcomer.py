@@ -82,3 +82,9 @@ def test_the_version_is_the_installed_distribution_s() -> None:
 
     assert trainer.__version__ == version("eventbus-trainer")
     assert trainer.__version__[0].isdigit()
+
+
+def test_a_list_of_batches_is_refused_with_a_hint_at_generators() -> None:
+    x, y = data()
+    with pytest.raises(ValueError, match="a list of \\(x, y\\) batches\\? Pass a generator of them, or a PyDataset"):
+        model().fit([(x[:10], y[:10]), (x[10:], y[10:])], verbose=0)

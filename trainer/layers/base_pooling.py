@@ -1,0 +1,145 @@
+"""The pooling that MaxPooling1D/2D and AveragePooling1D/2D share.
+
+"same" padding follows Keras's torch backend, which the reference numbers come from: when the
+padding is the same on both sides of every axis, padded positions take no part (a max ignores
+them, an average does not count them); when an odd total puts one more at the end, the inputs are
+first padded by repeating their edge values, which then count like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from trainer.layers.layer import Layer, Shape
+from trainer.layers.windows import Windows, normalize_padding, normalize_tuple, output_length
+
+__all__ = ["BasePooling"]
+
+
+class BasePooling(Layer):
+    """Pools windows of `pool_size` every `strides` (default: `pool_size`) over `rank` spatial axes."""
+
+    rank = 2
+    reduction = "max"
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = 2,
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        owner = type(self).__name__
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{owner} supports data_format None or 'channels_last' only, got {data_format!r}.")
+        super().__init__(name=name, trainable=trainable)
+        self.pool_size = normalize_tuple(owner, "pool_size", pool_size, self.rank)
+        self.strides = self.pool_size if strides is None else normalize_tuple(owner, "strides", strides, self.rank)
+        self.padding = normalize_padding(owner, padding)
+        self.data_format = data_format
+
+    def _as_2d(self, values: tuple[int, ...]) -> tuple[int, int]:
+        return (1, values[0]) if self.rank == 1 else (values[0], values[1])
+
+    def _check_input(self, input_shape: Shape) -> None:
+        if len(input_shape) != self.rank + 2 or None in input_shape[1:]:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} expects inputs of shape (batch, "
+                + ("steps" if self.rank == 1 else "rows, cols") + f", channels) with known sizes, got {input_shape}."
+            )
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._check_input(input_shape)
+        spatial = tuple(
+            output_length(size, k, s, 1, self.padding) for size, k, s in zip(input_shape[1:-1], self.pool_size, self.strides)
+        )
+        return (input_shape[0], *spatial, input_shape[-1])
+
+    def build(self, input_shape: Shape) -> None:
+        self._check_input(input_shape)
+        spatial = input_shape[1:-1] if self.rank == 2 else (1, input_shape[1])
+        self._windows = Windows(
+            (None, *spatial, input_shape[-1]), self._as_2d(self.pool_size), self._as_2d(self.strides), (1, 1), self.padding
+        )
+        w = self._windows
+        # Symmetric padding: padded positions are left out (-inf for a max, uncounted for an average).
+        # Asymmetric: Keras's torch backend repeats the edge values instead.
+        self._excluding = w.padded and w.symmetric
+        self._counts: np.ndarray | None = None
+        if self.reduction == "average" and self._excluding:
+            ones = np.zeros((1, w.padded_rows, w.padded_cols, 1), np.float32)
+            w.unpad(ones)[...] = 1
+            self._counts = w.gather(ones).sum(axis=(3, 4))
+        self._output_tail = self.compute_output_shape(input_shape)[1:]
+        super().build(input_shape)
+
+    def _pad(self, inputs: np.ndarray) -> np.ndarray:
+        w = self._windows
+        inputs = inputs.reshape(len(inputs), w.rows, w.cols, w.channels)
+        if not w.padded:
+            return inputs
+        if self._excluding:
+            fill = -np.inf if self.reduction == "max" else 0.0
+            return np.pad(inputs, ((0, 0), *w.pads, (0, 0)), constant_values=fill)
+        return np.pad(inputs, ((0, 0), *w.pads, (0, 0)), mode="edge")
+
+    def forward(self, inputs: np.ndarray, training: bool) -> np.ndarray:
+        w = self._windows
+        n = len(inputs)
+        windows = w.gather(self._pad(inputs))  # (n, out_rows, out_cols, pool_rows, pool_cols, channels)
+        if self.reduction == "max":
+            flat = windows.reshape(n, w.out_rows, w.out_cols, -1, w.channels)
+            # The first maximum of each window takes the gradient, as torch's max_pool does.
+            self._argmax = flat.argmax(axis=3)
+            outputs = np.take_along_axis(flat, self._argmax[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+        else:
+            outputs = windows.sum(axis=(3, 4), dtype=np.float32)
+            outputs /= self._counts if self._counts is not None else np.float32(np.prod(w.kernel))
+        self._n = n
+        return outputs.reshape(n, *self._output_tail)  # type: ignore[arg-type]
+
+    def backward(self, grad_outputs: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        if not need_input_grad:
+            return None
+        w = self._windows
+        n = self._n
+        grad = grad_outputs.reshape(n, w.out_rows, w.out_cols, w.channels).astype(np.float32, copy=False)
+        size = w.kernel[0] * w.kernel[1]
+        if self.reduction == "max":
+            picked = self._argmax[:, :, :, None, :] == np.arange(size).reshape(1, 1, 1, size, 1)
+            windows = (picked * grad[:, :, :, None, :]).reshape(n, w.out_rows, w.out_cols, *w.kernel, w.channels)
+        else:
+            share = grad / (self._counts if self._counts is not None else np.float32(size))
+            windows = np.broadcast_to(share[:, :, :, None, None, :], (n, w.out_rows, w.out_cols, *w.kernel, w.channels))
+        padded = w.scatter(windows, np.zeros((n, w.padded_rows, w.padded_cols, w.channels), np.float32))
+        if w.padded and not self._excluding:
+            _fold_edges(padded, w.pads)
+        return np.ascontiguousarray(w.unpad(padded)).reshape(n, *self.input_shape[1:])  # type: ignore[misc]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+def _fold_edges(padded: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]]) -> None:
+    """Edge padding repeated the first and last rows and cols: give their gradients back to them."""
+    (top, bottom), (left, right) = pads
+    rows, cols = padded.shape[1], padded.shape[2]
+    if top:
+        padded[:, top] += padded[:, :top].sum(axis=1)
+    if bottom:
+        padded[:, rows - bottom - 1] += padded[:, rows - bottom :].sum(axis=1)
+    if left:
+        padded[:, :, left] += padded[:, :, :left].sum(axis=2)
+    if right:
+        padded[:, :, cols - right - 1] += padded[:, :, cols - right :].sum(axis=2)

@@ -166,7 +166,12 @@ class Sequential(Trainer):
         weighted = list(weighted_metrics or [])
         for identifier in identifiers + weighted:
             if not _is_accuracy(identifier):
-                metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
+                metric = metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
+                if not getattr(metric, "scalar", True):
+                    raise ValueError(
+                        f"Metric {metric.name!r} gives one value per class or threshold, and logs hold numbers: "
+                        "give it one threshold, or an `average` ('micro', 'macro' or 'weighted')."
+                    )
         self.optimizer = optimizers.get(optimizer)
         self.loss = resolved_loss
         self.steps_per_execution = steps_per_execution

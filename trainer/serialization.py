@@ -36,6 +36,12 @@ REGISTRY: dict[str, dict[str, type[Configurable]]] = {
             metrics.BinaryAccuracy,
             metrics.CategoricalAccuracy,
             metrics.SparseCategoricalAccuracy,
+            metrics.AUC,
+            metrics.Precision,
+            metrics.Recall,
+            metrics.RootMeanSquaredError,
+            metrics.F1Score,
+            metrics.TopKCategoricalAccuracy,
         )
     },
     "optimizer": dict(optimizers.CLASSES),

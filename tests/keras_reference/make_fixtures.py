@@ -595,7 +595,7 @@ MODEL_CASES = [
         layer("Embedding", input_dim=20, output_dim=4),
         layer("GlobalAveragePooling1D"),
         layer("Dense", units=3, activation="softmax"),
-    ], opt("Adam", learning_rate=0.05), "sparse_categorical_crossentropy", ["accuracy"], "sparse",
+    ], opt("Adam", learning_rate=0.02), "sparse_categorical_crossentropy", ["accuracy"], "sparse",
         input_dtype="int64", vocabulary=20),
     model_case("embedding_flatten_regularized", (5,), [
         layer("Embedding", input_dim=12, output_dim=3, embeddings_regularizer={"l2": 0.01}),

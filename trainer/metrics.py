@@ -416,7 +416,7 @@ class AUC(Metric):
             return np.float32(areas.sum())
         if self.label_weights is None:
             return np.float32(areas.mean())
-        return np.float32(_divide(np.sum(areas * self.label_weights), np.sum(self.label_weights)))
+        return np.float32(np.sum(areas * self.label_weights) / max(float(np.sum(self.label_weights)), 1e-30))
 
     @staticmethod
     def _interpolated_pr_area(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:

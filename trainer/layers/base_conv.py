@@ -102,7 +102,8 @@ class BaseConv(Layer):
         w = self._windows
         self._padded = np.zeros((0, w.padded_rows, w.padded_cols, channels), np.float32)
         self._input_grad = np.zeros((0, w.padded_rows, w.padded_cols, channels), np.float32)
-        self._output_tail = self.compute_output_shape(input_shape)[1:]
+        self._output_tail = tuple(int(d) for d in self.compute_output_shape(input_shape)[1:])  # type: ignore[arg-type]
+        self._input_tail = tuple(int(d) for d in input_shape[1:])  # type: ignore[arg-type]
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -133,7 +134,7 @@ class BaseConv(Layer):
         pre_activation = columns @ self.kernel.reshape(-1, self.filters)
         if self.bias is not None:
             pre_activation += self.bias
-        pre_activation = pre_activation.reshape(n, *self._output_tail)  # type: ignore[arg-type]
+        pre_activation = pre_activation.reshape(n, *self._output_tail)
         outputs = self.activation(pre_activation)
         self._n, self._columns, self._pre_activation, self._outputs = n, columns, pre_activation, outputs
         return outputs
@@ -161,7 +162,7 @@ class BaseConv(Layer):
         padded_grad = self._input_grad[:n]
         padded_grad.fill(0)
         w.scatter(window_grads, padded_grad)
-        return w.unpad(padded_grad).reshape(n, *self.input_shape[1:]).copy()  # type: ignore[misc]
+        return w.unpad(padded_grad).reshape(n, *self._input_tail).copy()
 
     @property
     def weights(self) -> list[np.ndarray]:

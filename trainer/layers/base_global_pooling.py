@@ -46,7 +46,8 @@ class BaseGlobalPooling(Layer):
         else:
             outputs = inputs.mean(axis=self._axes, keepdims=True, dtype=np.float32)
         self._kept = outputs
-        return outputs if self.keepdims else outputs.reshape(len(inputs), -1)
+        result: np.ndarray = outputs if self.keepdims else outputs.reshape(len(inputs), -1)
+        return result
 
     def backward(self, grad_outputs: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         if not need_input_grad:

@@ -75,7 +75,8 @@ class BasePooling(Layer):
             ones = np.zeros((1, w.padded_rows, w.padded_cols, 1), np.float32)
             w.unpad(ones)[...] = 1
             self._counts = w.gather(ones).sum(axis=(3, 4))
-        self._output_tail = self.compute_output_shape(input_shape)[1:]
+        self._output_tail = tuple(int(d) for d in self.compute_output_shape(input_shape)[1:])  # type: ignore[arg-type]
+        self._input_tail = tuple(int(d) for d in input_shape[1:])  # type: ignore[arg-type]
         super().build(input_shape)
 
     def _pad(self, inputs: np.ndarray) -> np.ndarray:
@@ -101,7 +102,7 @@ class BasePooling(Layer):
             outputs = windows.sum(axis=(3, 4), dtype=np.float32)
             outputs /= self._counts if self._counts is not None else np.float32(np.prod(w.kernel))
         self._n = n
-        return outputs.reshape(n, *self._output_tail)  # type: ignore[arg-type]
+        return outputs.reshape(n, *self._output_tail)
 
     def backward(self, grad_outputs: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         if not need_input_grad:
@@ -119,7 +120,7 @@ class BasePooling(Layer):
         padded = w.scatter(windows, np.zeros((n, w.padded_rows, w.padded_cols, w.channels), np.float32))
         if w.padded and not self._excluding:
             _fold_edges(padded, w.pads)
-        return np.ascontiguousarray(w.unpad(padded)).reshape(n, *self.input_shape[1:])  # type: ignore[misc]
+        return np.ascontiguousarray(w.unpad(padded)).reshape(n, *self._input_tail)
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -62,7 +62,8 @@ class Embedding(Layer):
                 f"Embedding {self.name!r} takes indices in [0, {self.input_dim}), got {indices[bad][:5].tolist()}."
             )
         self._indices = indices
-        return self.embeddings[indices]
+        rows: np.ndarray = self.embeddings[indices]
+        return rows
 
     def backward(self, grad_outputs: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         self._embeddings_grad.fill(0)

@@ -64,7 +64,8 @@ class LayerNormalization(Layer):
         outputs = normalized * self.gamma if self.gamma is not None else normalized.copy()
         if self.beta is not None:
             outputs += self.beta
-        return outputs
+        result: np.ndarray = outputs
+        return result
 
     def backward(self, grad_outputs: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         normalized = self._normalized

@@ -44,3 +44,10 @@ def test_digits_main_job_reaches_the_target_accuracy(tmp_path: Path) -> None:
     rows = (tmp_path / "training.csv").read_text().splitlines()
     assert rows[0].split(",")[:2] == ["epoch", "accuracy"]
     assert len(rows) - 1 == len((tmp_path / "progress.jsonl").read_text().splitlines())
+
+
+def test_digits_convnet_reaches_the_mlp_accuracy() -> None:
+    out = run_example("digits_cnn.py")
+    accuracy = float(out.split("test accuracy ")[1].split()[0])
+    assert accuracy >= 0.9889  # the MLP's (digits.py)
+    assert "conv2d" in out and "(None, 8, 8, 32)" in out and "Non-trainable params: 64" in out

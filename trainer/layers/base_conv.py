@@ -1,9 +1,9 @@
-"""The convolution that Conv1D and Conv2D share: im2col and one matrix product each way.
+"""The convolution that Conv1D and Conv2D share: im2col, and matrix products.
 
 Forward: the inputs are zero-padded into a reused buffer, every window is gathered into a reused
 `(positions, kernel_size * channels)` matrix, and one GEMM with the kernel gives all outputs.
-Backward: one GEMM gives the kernel's gradient, one more the windows' gradients, which are added
-back onto the input positions they came from. Everything stays float32.
+Backward: one GEMM gives the kernel's gradient; the inputs' gradient is one GEMM per kernel offset,
+each added onto the input positions that offset saw. Everything stays float32.
 """
 
 from __future__ import annotations
@@ -154,14 +154,16 @@ class BaseConv(Layer):
             return None
         w = self._windows
         n = self._n
-        window_grads = (flat_grad @ self.kernel.reshape(-1, self.filters).T).reshape(
-            n, w.out_rows, w.out_cols, *w.kernel, w.channels
-        )
         if len(self._input_grad) < n:
             self._input_grad = np.zeros((n, *self._input_grad.shape[1:]), np.float32)
         padded_grad = self._input_grad[:n]
         padded_grad.fill(0)
-        w.scatter(window_grads, padded_grad)
+        # One product per kernel offset, (positions, filters) @ (filters, channels): each result is contiguous,
+        # so adding it onto the input positions it came from reads memory in order.
+        kernel = self.kernel.reshape(*w.kernel, w.channels, self.filters)
+        for i, j, index in w.offsets():
+            part = flat_grad @ kernel[i, j].T
+            padded_grad[index] += part.reshape(n, w.out_rows, w.out_cols, w.channels)
         return w.unpad(padded_grad).reshape(n, *self._input_tail).copy()
 
     @property

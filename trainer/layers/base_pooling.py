@@ -74,7 +74,7 @@ class BasePooling(Layer):
         if self.reduction == "average" and self._excluding:
             ones = np.zeros((1, w.padded_rows, w.padded_cols, 1), np.float32)
             w.unpad(ones)[...] = 1
-            self._counts = w.gather(ones).sum(axis=(3, 4))
+            self._counts = sum(ones[index] for _, _, index in w.offsets())  # type: ignore[assignment]
         self._output_tail = tuple(int(d) for d in self.compute_output_shape(input_shape)[1:])  # type: ignore[arg-type]
         self._input_tail = tuple(int(d) for d in input_shape[1:])  # type: ignore[arg-type]
         super().build(input_shape)
@@ -91,18 +91,20 @@ class BasePooling(Layer):
 
     def forward(self, inputs: np.ndarray, training: bool) -> np.ndarray:
         w = self._windows
-        n = len(inputs)
-        windows = w.gather(self._pad(inputs))  # (n, out_rows, out_cols, pool_rows, pool_cols, channels)
+        padded = self._pad(inputs.astype(np.float32, copy=False))
+        offsets = w.offsets()
+        _, _, first = next(offsets)
+        pooled = padded[first].copy()  # (n, out_rows, out_cols, channels)
         if self.reduction == "max":
-            flat = windows.reshape(n, w.out_rows, w.out_cols, -1, w.channels)
-            # The first maximum of each window takes the gradient, as torch's max_pool does.
-            self._argmax = flat.argmax(axis=3)
-            outputs = np.take_along_axis(flat, self._argmax[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+            for _, _, index in offsets:
+                np.maximum(pooled, padded[index], out=pooled)
+            self._padded, self._pooled = padded, pooled
         else:
-            outputs = windows.sum(axis=(3, 4), dtype=np.float32)
-            outputs /= self._counts if self._counts is not None else np.float32(np.prod(w.kernel))
-        self._n = n
-        return outputs.reshape(n, *self._output_tail)
+            for _, _, index in offsets:
+                pooled += padded[index]
+            pooled /= self._counts if self._counts is not None else np.float32(w.kernel[0] * w.kernel[1])
+        self._n = len(inputs)
+        return pooled.reshape(self._n, *self._output_tail)
 
     def backward(self, grad_outputs: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         if not need_input_grad:
@@ -110,14 +112,18 @@ class BasePooling(Layer):
         w = self._windows
         n = self._n
         grad = grad_outputs.reshape(n, w.out_rows, w.out_cols, w.channels).astype(np.float32, copy=False)
-        size = w.kernel[0] * w.kernel[1]
+        padded = np.zeros((n, w.padded_rows, w.padded_cols, w.channels), np.float32)
         if self.reduction == "max":
-            picked = self._argmax[:, :, :, None, :] == np.arange(size).reshape(1, 1, 1, size, 1)
-            windows = (picked * grad[:, :, :, None, :]).reshape(n, w.out_rows, w.out_cols, *w.kernel, w.channels)
+            # The first maximum of each window (in row-major order) takes the gradient, as with torch's max_pool.
+            unclaimed = np.ones(grad.shape, bool)
+            for _, _, index in w.offsets():
+                winner = (self._padded[index] == self._pooled) & unclaimed
+                unclaimed &= ~winner
+                padded[index] += grad * winner
         else:
-            share = grad / (self._counts if self._counts is not None else np.float32(size))
-            windows = np.broadcast_to(share[:, :, :, None, None, :], (n, w.out_rows, w.out_cols, *w.kernel, w.channels))
-        padded = w.scatter(windows, np.zeros((n, w.padded_rows, w.padded_cols, w.channels), np.float32))
+            share = grad / (self._counts if self._counts is not None else np.float32(w.kernel[0] * w.kernel[1]))
+            for _, _, index in w.offsets():
+                padded[index] += share
         if w.padded and not self._excluding:
             _fold_edges(padded, w.pads)
         return np.ascontiguousarray(w.unpad(padded)).reshape(n, *self._input_tail)

@@ -1,16 +1,18 @@
 """Sliding windows over the spatial axes of channels-last batches, shared by convolutions and pooling.
 
 Everything works on 4-d arrays `(batch, rows, cols, channels)`; a 1-d layer views its
-`(batch, steps, channels)` inputs as one row. Windows are gathered with one strided copy per
-kernel offset (`kernel_rows * kernel_cols` copies, never a loop over pixels), and scattered back
-the same way for the gradients.
+`(batch, steps, channels)` inputs as one row. `gather` copies every window at once out of a
+`sliding_window_view` (im2col); `offsets` gives, for each position in the window, the strided
+slice of the input it sees at every output position, so that pooling and gradients work with one
+whole-array operation per window position (`kernel_rows * kernel_cols` of them, never a loop over pixels).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from trainer.layers.layer import Shape
 
@@ -65,8 +67,7 @@ class Windows:
     """The geometry of one layer's windows over inputs of a fixed spatial shape.
 
     `gather(padded)` returns `(n, out_rows, out_cols, kernel_rows, kernel_cols, channels)`, written
-    into a buffer kept for the largest batch seen; `scatter(grad, out)` adds such an array back onto
-    a padded-input-shaped array.
+    into a buffer kept for the largest batch seen.
     """
 
     def __init__(
@@ -111,24 +112,24 @@ class Windows:
             slice(col, col + self.strides[1] * (self.out_cols - 1) + 1, self.strides[1]),
         )
 
+    def offsets(self) -> Iterator[tuple[int, int, tuple[slice, slice, slice, slice]]]:
+        """(i, j, index) for each kernel offset, in row-major order: `padded[index]` is what offset (i, j)
+        sees at every output position, shaped (n, out_rows, out_cols, channels)."""
+        for i in range(self.kernel[0]):
+            for j in range(self.kernel[1]):
+                rows, cols = self._slices(i, j)
+                yield i, j, (slice(None), rows, cols, slice(None))
+
     def gather(self, padded: np.ndarray) -> np.ndarray:
         """Every window of `padded` (n, padded_rows, padded_cols, channels); a view of a reused buffer."""
         n = len(padded)
         if len(self._gathered) < n:
             self._gathered = np.empty((n, *self._gathered.shape[1:]), padded.dtype)
         out = self._gathered[:n]
-        for i in range(self.kernel[0]):
-            for j in range(self.kernel[1]):
-                rows, cols = self._slices(i, j)
-                out[:, :, :, i, j, :] = padded[:, rows, cols, :]
-        return out
-
-    def scatter(self, windows: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Add `windows` (as `gather` returns them) onto `out` (padded-input shaped) where they came from."""
-        for i in range(self.kernel[0]):
-            for j in range(self.kernel[1]):
-                rows, cols = self._slices(i, j)
-                out[:, rows, cols, :] += windows[:, :, :, i, j, :]
+        spans = [(k - 1) * d + 1 for k, d in zip(self.kernel, self.dilation)]
+        windows = sliding_window_view(padded, spans, axis=(1, 2))  # (n, rows', cols', channels, span_r, span_c)
+        windows = windows[:, :: self.strides[0], :: self.strides[1], :, :: self.dilation[0], :: self.dilation[1]]
+        np.copyto(out, windows[:, : self.out_rows, : self.out_cols].transpose(0, 1, 2, 4, 5, 3))
         return out
 
     def unpad(self, padded: np.ndarray) -> np.ndarray:

@@ -174,6 +174,8 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
     """Per-sample 1.0 where the one-hot label's class scores among the `k` highest (ties count), else 0.0."""
     y_pred = np.asarray(y_pred, np.float32)
+    if k > y_pred.shape[-1]:
+        raise ValueError(f"top-{k} accuracy needs at least {k} classes; the predictions have {y_pred.shape[-1]}.")
     target = np.take_along_axis(y_pred, np.argmax(y_true, axis=-1)[:, None], axis=-1)
     kth = -np.partition(-y_pred, k - 1, axis=-1)[:, k - 1 : k]
     matches: np.ndarray = (target >= kth)[:, 0].astype(np.float32)
@@ -229,6 +231,17 @@ def _positives_above(
     return tp, fp, false_total - fp, true_total - tp
 
 
+def _shaped_like(owner: str, y_true: Any, y_pred: np.ndarray) -> np.ndarray:
+    """`y_true` as float32 of `y_pred`'s shape: these metrics take binary or one-hot labels, not class indices."""
+    labels = np.asarray(y_true, np.float32)
+    if labels.size != y_pred.size:
+        raise ValueError(
+            f"{owner} takes labels shaped like the predictions {y_pred.shape} (binary or one-hot), "
+            f"got shape {labels.shape}; for integer class labels one-hot encode them first."
+        )
+    return labels.reshape(y_pred.shape)
+
+
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, 0 where the denominator is 0 (Keras's divide_no_nan)."""
     safe = np.where(denominator == 0, 1, denominator)
@@ -266,9 +279,12 @@ class _ConfusionCounts(Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_pred = np.array(y_pred, np.float32, ndmin=2)
-        y_true = np.asarray(y_true, np.float32).reshape(y_pred.shape)
+        y_true = _shaped_like(type(self).__name__, y_true, y_pred)
         weights = _entry_weights(sample_weight, y_pred.shape)
         if self.top_k is not None:
+            if self.top_k > y_pred.shape[-1]:
+                raise ValueError(f"{type(self).__name__}(top_k={self.top_k}) needs at least that many classes, "
+                                 f"got predictions of shape {y_pred.shape}.")
             kth = -np.partition(-y_pred, self.top_k - 1, axis=-1)[..., self.top_k - 1 : self.top_k]
             y_pred = np.where(y_pred >= kth, y_pred, -np.inf).astype(np.float32)
         if self.class_id is not None:
@@ -380,7 +396,7 @@ class AUC(Metric):
         y_pred = np.array(y_pred, np.float32, ndmin=2)
         if self.from_logits:
             y_pred = (1 / (1 + np.exp(-y_pred))).astype(np.float32)
-        y_true = np.asarray(y_true, np.float32).reshape(y_pred.shape)
+        y_true = _shaped_like(type(self).__name__, y_true, y_pred)
         weights = _entry_weights(sample_weight, y_pred.shape)
         if not self.multi_label:
             if self.label_weights is not None:
@@ -486,7 +502,7 @@ class F1Score(Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_pred = np.array(y_pred, np.float32, ndmin=2)
-        y_true = np.asarray(y_true, np.float32).reshape(y_pred.shape)
+        y_true = _shaped_like(type(self).__name__, y_true, y_pred)
         if self.threshold is None:
             predicted = (y_pred >= y_pred.max(axis=-1, keepdims=True)) & (np.abs(y_pred) > 1e-9)
         else:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from trainer.atomic_file import write_atomically
+from trainer.layers.registry import register_serializable
 from trainer.model import Sequential
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "load_model",
     "load_weights",
     "model_contents",
+    "register_serializable",
     "save_model",
     "save_weights",
     "weights_contents",

@@ -13,7 +13,8 @@ the repetitions reported:
 Torch and Keras are optional: without them (or with only torch) the benchmark measures what it can
 and says what it skipped. It also measures the machine's float32 GEMM throughput (numpy, a square
 product) and reports the fraction of it that each step reaches, counting the convolutions' and the
-dense layer's multiply-adds forward and backward. Prints one JSON object per result.
+dense layer's multiply-adds forward and backward. Prints one JSON object per result, with wall and
+CPU seconds per epoch (on a loaded machine the CPU time of `--threads 1` runs is the steadier figure).
 
     python tests/benchmarks/bench_conv.py [--samples 2560] [--repeats 5] [--threads N]
     # with torch and Keras, from a scratch environment that has them:
@@ -167,13 +168,15 @@ def main(args: argparse.Namespace) -> None:
     for epoch in epochs.values():  # warm-up: builds, allocations, first-call costs
         epoch()
     times: dict[str, list[float]] = {name: [] for name in epochs}
+    cpu: dict[str, list[float]] = {name: [] for name in epochs}
     gemm: list[float] = []
     for _ in range(args.repeats):
         gemm.append(gemm_flops_per_second(1))
         for name, epoch in epochs.items():
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             epoch()
             times[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
     machine = statistics.median(gemm)
     steps = -(-args.samples // BATCH)
     flops = step_flops(BATCH) * (args.samples // BATCH) + step_flops(args.samples % BATCH)
@@ -195,6 +198,8 @@ def main(args: argparse.Namespace) -> None:
             "seconds_per_epoch": round(seconds, 4),
             "seconds_per_epoch_all": [round(t, 4) for t in measured],
             "ms_per_step": round(1000 * seconds / steps, 2),
+            # CPU time of every thread: on a loaded machine, steadier than wall time (compare with --threads 1)
+            "cpu_seconds_per_epoch": round(statistics.median(cpu[name]), 4),
             "gemm_fraction": round(flops / seconds / machine, 3),
             "trainer_speedup": round(seconds / reference, 2),
             **context,

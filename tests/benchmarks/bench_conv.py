@@ -12,8 +12,9 @@ the repetitions reported:
 
 Torch and Keras are optional: without them (or with only torch) the benchmark measures what it can
 and says what it skipped. It also measures the machine's float32 GEMM throughput (numpy, a square
-product) and reports the fraction of it that each step reaches, counting the convolutions' and the
-dense layer's multiply-adds forward and backward. Prints one JSON object per result, with wall and
+1024 product) and reports the fraction of it that each step reaches (`gemm_fraction`, by wall time;
+`gemm_fraction_cpu`, by CPU time of all threads), counting the convolutions' and the dense layer's
+multiply-adds forward and backward. Prints one JSON object per result, with wall and
 CPU seconds per epoch (on a loaded machine the CPU time of `--threads 1` runs is the steadier figure).
 
     python tests/benchmarks/bench_conv.py [--samples 2560] [--repeats 5] [--threads N]
@@ -66,19 +67,18 @@ def step_flops(batch: int) -> float:
     return 2 * conv1 + 3 * conv2 + 3 * dense
 
 
-def gemm_flops_per_second(repeats: int, size: int = 1024) -> float:
+def gemm_flops_per_second(size: int = 1024) -> tuple[float, float]:
+    """float32 FLOP/s of a square numpy product: per wall second, and per CPU second of all threads."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
     out = np.empty_like(a)
     np.matmul(a, b, out=out)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(4):
-            np.matmul(a, b, out=out)
-        times.append((time.perf_counter() - started) / 4)
-    return 2 * size**3 / statistics.median(times)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for _ in range(4):
+        np.matmul(a, b, out=out)
+    flops = 4 * 2 * size**3
+    return flops / (time.perf_counter() - started), flops / (time.process_time() - cpu_started)
 
 
 def trainer_epoch(x: np.ndarray, y: np.ndarray) -> Epoch:
@@ -169,15 +169,16 @@ def main(args: argparse.Namespace) -> None:
         epoch()
     times: dict[str, list[float]] = {name: [] for name in epochs}
     cpu: dict[str, list[float]] = {name: [] for name in epochs}
-    gemm: list[float] = []
+    gemm: list[tuple[float, float]] = []
     for _ in range(args.repeats):
-        gemm.append(gemm_flops_per_second(1))
+        gemm.append(gemm_flops_per_second())
         for name, epoch in epochs.items():
             started, cpu_started = time.perf_counter(), time.process_time()
             epoch()
             times[name].append(time.perf_counter() - started)
             cpu[name].append(time.process_time() - cpu_started)
-    machine = statistics.median(gemm)
+    machine = statistics.median(wall for wall, _ in gemm)
+    machine_cpu = statistics.median(cpu_rate for _, cpu_rate in gemm)
     steps = -(-args.samples // BATCH)
     flops = step_flops(BATCH) * (args.samples // BATCH) + step_flops(args.samples % BATCH)
     context: dict[str, Any] = {
@@ -185,6 +186,7 @@ def main(args: argparse.Namespace) -> None:
         "steps": steps,
         "threads": args.threads or "library default",
         "gemm_gflops": round(machine / 1e9, 2),
+        "gemm_gflops_per_cpu_second": round(machine_cpu / 1e9, 2),
         "numpy": np.__version__,
         "python": sys.version.split()[0],
     }
@@ -201,6 +203,7 @@ def main(args: argparse.Namespace) -> None:
             # CPU time of every thread: on a loaded machine, steadier than wall time (compare with --threads 1)
             "cpu_seconds_per_epoch": round(statistics.median(cpu[name]), 4),
             "gemm_fraction": round(flops / seconds / machine, 3),
+            "gemm_fraction_cpu": round(flops / statistics.median(cpu[name]) / machine_cpu, 3),
             "trainer_speedup": round(seconds / reference, 2),
             **context,
         }

@@ -39,6 +39,10 @@ class BaseGlobalPooling(Layer):
             return (input_shape[0], *([1] * self.rank), input_shape[-1])
         return (input_shape[0], input_shape[-1])
 
+    def build(self, input_shape: Shape) -> None:
+        self.compute_output_shape(input_shape)  # refuses inputs of the wrong rank now, not at the first batch
+        super().build(input_shape)
+
     def forward(self, inputs: np.ndarray, training: bool) -> np.ndarray:
         self._inputs = inputs
         if self.reduction == "max":

@@ -140,9 +140,10 @@ def test_an_unregistered_layer_is_refused_when_saving_and_when_loading(tmp_path:
         trainer.load_model(tmp_path / "crafted.model.npz")
 
 
-def test_registration_is_checked() -> None:
-    with pytest.raises(ValueError, match="already registered"):
-        saving.register_serializable(package="tests", name="Scale")(Unregistered)
+def test_registration_is_checked_and_a_name_registered_again_takes_the_new_class() -> None:
+    saving.register_serializable(package="tests", name="Again")(Unregistered)
+    saving.register_serializable(package="tests", name="Again")(Scale)
+    assert layers.CLASSES["tests>Again"] is Scale
     with pytest.raises(TypeError, match="registers trainer Layer subclasses"):
         saving.register_serializable()(dict)  # type: ignore[type-var]
     with pytest.raises(ValueError, match="without '>'"):

@@ -31,8 +31,8 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
     """Class decorator: save and load this Layer subclass by the name `"package>name"` (name: the class's).
 
     The class needs `get_config()` returning JSON-ready values (start from `super().get_config()`),
-    and a constructor that takes them back (or its own `from_config`). Registering another class under a
-    name already taken raises ValueError, as in Keras.
+    and a constructor that takes them back (or its own `from_config`). Registering under a name already
+    taken replaces the class registered there, as in Keras (so a notebook cell can be run again).
     """
     for argument, value in (("package", package), ("name", name)):
         if value is not None and (not isinstance(value, str) or not value or ">" in value):
@@ -41,11 +41,7 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
     def decorate(cls: L) -> L:
         if not (isinstance(cls, type) and issubclass(cls, Layer)):
             raise TypeError(f"register_serializable registers trainer Layer subclasses, got {cls!r}.")
-        key = f"{package}>{name or cls.__name__}"
-        existing = CLASSES.get(key)
-        if existing is not None and existing is not cls:
-            raise ValueError(f"{key!r} is already registered, to {existing.__module__}.{existing.__qualname__}.")
-        CLASSES[key] = cls
+        CLASSES[f"{package}>{name or cls.__name__}"] = cls
         return cls
 
     return decorate

@@ -58,7 +58,34 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """A decay driven by step / decay_steps (floored if `staircase`): ExponentialDecay and InverseTimeDecay."""
+
+    def __init__(
+        self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool, name: str
+    ) -> None:
+        owner = type(self).__name__
+        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _steps(owner, "decay_steps", decay_steps)
+        self.decay_rate = _number(owner, "decay_rate", decay_rate, positive=isinstance(self, ExponentialDecay))
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def _progress(self, step: int) -> np.float32:
+        p = _F32(step) / _F32(self.decay_steps)
+        return _F32(np.floor(p)) if self.staircase else p
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+class ExponentialDecay(_StepDecay):
     """initial_learning_rate * decay_rate ** (step / decay_steps); the exponent floored if `staircase`."""
 
     def __init__(
@@ -69,27 +96,10 @@ class ExponentialDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str = "ExponentialDecay",
     ) -> None:
-        owner = type(self).__name__
-        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _steps(owner, "decay_steps", decay_steps)
-        self.decay_rate = _number(owner, "decay_rate", decay_rate, positive=True)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step: int) -> np.float32:
-        p = _F32(step) / _F32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return _F32(_F32(self.initial_learning_rate) * _F32(self.decay_rate) ** p)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return _F32(_F32(self.initial_learning_rate) * _F32(self.decay_rate) ** self._progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -167,7 +177,7 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """initial_learning_rate / (1 + decay_rate * step / decay_steps); the ratio floored if `staircase`."""
 
     def __init__(
@@ -178,27 +188,10 @@ class InverseTimeDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str = "InverseTimeDecay",
     ) -> None:
-        owner = type(self).__name__
-        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _steps(owner, "decay_steps", decay_steps)
-        self.decay_rate = _number(owner, "decay_rate", decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step: int) -> np.float32:
-        p = _F32(step) / _F32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return _F32(_F32(self.initial_learning_rate) / (_F32(1) + _F32(self.decay_rate) * p))
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return _F32(_F32(self.initial_learning_rate) / (_F32(1) + _F32(self.decay_rate) * self._progress(step)))
 
 
 CLASSES: dict[str, type[LearningRateSchedule]] = {

@@ -349,7 +349,7 @@ class Sequential(Trainer):
         return self._predict_step(self._validate_inputs(x))
 
     def _validate_inputs(self, x: Any) -> np.ndarray:
-        """float32 inputs that fit the model, building it from `x` if it has no Input yet."""
+        """Inputs of the model's input dtype that fit it, building it from `x` if it has no Input yet."""
         self._build_from(x)
         return validate_inputs(x, DataSpec(self.input_shape[1:], (), False, self._input_dtype))
 

@@ -137,3 +137,11 @@ def test_summary_shows_shapes_and_counts_as_keras() -> None:
     assert "(None, 32)" in text and "330" in text
     # BatchNormalization: 4 x 32 parameters, of which the moving statistics (64) are not trainable.
     assert " Total params: 778 " in text and " Trainable params: 714 " in text and " Non-trainable params: 64 " in text
+
+
+def test_only_an_embedding_keeps_integer_inputs_as_integers() -> None:
+    assert layers.Dense(2)(np.array([[1, 2]])).dtype == np.float32
+    embedding = layers.Embedding(5, 2)
+    rows = embedding(np.array([[4, 0]]))
+    np.testing.assert_array_equal(rows[0], embedding.embeddings[[4, 0]])
+    np.testing.assert_array_equal(embedding(np.array([[4.0, 0.0]])), rows)  # whole floats index the same rows

@@ -26,6 +26,8 @@ class Embedding(Layer):
     truncated, as Keras casts them). An index outside [0, input_dim) raises ValueError naming it.
     """
 
+    takes_indices = True
+
     def __init__(
         self,
         input_dim: int,

@@ -22,6 +22,9 @@ Shape = tuple[int | None, ...]
 class Layer:
     """Base class. Subclasses override `build`, `compute_output_shape`, `forward`, `backward`."""
 
+    takes_indices = False
+    """True for a layer whose inputs are integer indices (Embedding)."""
+
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"A layer name must be a non-empty string, got {name!r}.")
@@ -52,10 +55,10 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, inputs: Any, training: bool = False) -> np.ndarray:
-        """Apply the layer to an array, building it first if needed (float32 out; integer arrays stay
-        integers, for an Embedding; anything else becomes float32)."""
+        """Apply the layer to an array, building it first if needed (float32 in, float32 out; a layer that
+        `takes_indices` keeps integer inputs as they are)."""
         inputs = np.asarray(inputs)
-        if inputs.dtype.kind not in "iu":
+        if not (self.takes_indices and inputs.dtype.kind in "iu"):
             inputs = inputs.astype(np.float32, copy=False)
         if not self.built:
             self.build((None, *inputs.shape[1:]))

@@ -15,7 +15,14 @@ import numpy as np
 
 from trainer import activations, initializers, regularizers
 from trainer.layers.layer import Layer, Shape
-from trainer.layers.windows import Windows, normalize_padding, normalize_tuple, output_length
+from trainer.layers.windows import (
+    Windows,
+    as_2d,
+    check_spatial_input,
+    normalize_padding,
+    normalize_tuple,
+    output_length,
+)
 from trainer.serialization import deserialize, serialize
 
 __all__ = ["BaseConv"]
@@ -71,19 +78,8 @@ class BaseConv(Layer):
         self.kernel = np.empty((0,), np.float32)
         self.bias: np.ndarray | None = None
 
-    # 1-d layers run as one row of a 2-d convolution.
-    def _as_2d(self, values: tuple[int, ...]) -> tuple[int, int]:
-        return (1, values[0]) if self.rank == 1 else (values[0], values[1])
-
-    def _check_input(self, input_shape: Shape) -> None:
-        if len(input_shape) != self.rank + 2 or None in input_shape[1:]:
-            raise ValueError(
-                f"{type(self).__name__} {self.name!r} expects inputs of shape (batch, "
-                + ("steps" if self.rank == 1 else "rows, cols") + f", channels) with known sizes, got {input_shape}."
-            )
-
     def build(self, input_shape: Shape) -> None:
-        self._check_input(input_shape)
+        check_spatial_input(type(self).__name__, self.name, self.rank, input_shape)
         channels = input_shape[-1]
         assert channels is not None
         shape = (*self.kernel_size, channels, self.filters)
@@ -94,9 +90,9 @@ class BaseConv(Layer):
         spatial = input_shape[1:-1] if self.rank == 2 else (1, input_shape[1])
         self._windows = Windows(
             (None, *spatial, channels),
-            self._as_2d(self.kernel_size),
-            self._as_2d(self.strides),
-            self._as_2d(self.dilation_rate),
+            as_2d(self.kernel_size),
+            as_2d(self.strides),
+            as_2d(self.dilation_rate),
             self.padding,
         )
         w = self._windows
@@ -107,7 +103,7 @@ class BaseConv(Layer):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        self._check_input(input_shape)
+        check_spatial_input(type(self).__name__, self.name, self.rank, input_shape)
         spatial = tuple(
             output_length(size, k, s, d, self.padding)
             for size, k, s, d in zip(input_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate)

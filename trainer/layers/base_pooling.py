@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from trainer.layers.layer import Layer, Shape
-from trainer.layers.windows import Windows, normalize_padding, normalize_tuple, output_length
+from trainer.layers.windows import (
+    Windows,
+    as_2d,
+    check_spatial_input,
+    normalize_padding,
+    normalize_tuple,
+    output_length,
+)
 
 __all__ = ["BasePooling"]
 
@@ -43,28 +50,18 @@ class BasePooling(Layer):
         self.padding = normalize_padding(owner, padding)
         self.data_format = data_format
 
-    def _as_2d(self, values: tuple[int, ...]) -> tuple[int, int]:
-        return (1, values[0]) if self.rank == 1 else (values[0], values[1])
-
-    def _check_input(self, input_shape: Shape) -> None:
-        if len(input_shape) != self.rank + 2 or None in input_shape[1:]:
-            raise ValueError(
-                f"{type(self).__name__} {self.name!r} expects inputs of shape (batch, "
-                + ("steps" if self.rank == 1 else "rows, cols") + f", channels) with known sizes, got {input_shape}."
-            )
-
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        self._check_input(input_shape)
+        check_spatial_input(type(self).__name__, self.name, self.rank, input_shape)
         spatial = tuple(
             output_length(size, k, s, 1, self.padding) for size, k, s in zip(input_shape[1:-1], self.pool_size, self.strides)
         )
         return (input_shape[0], *spatial, input_shape[-1])
 
     def build(self, input_shape: Shape) -> None:
-        self._check_input(input_shape)
+        check_spatial_input(type(self).__name__, self.name, self.rank, input_shape)
         spatial = input_shape[1:-1] if self.rank == 2 else (1, input_shape[1])
         self._windows = Windows(
-            (None, *spatial, input_shape[-1]), self._as_2d(self.pool_size), self._as_2d(self.strides), (1, 1), self.padding
+            (None, *spatial, input_shape[-1]), as_2d(self.pool_size), as_2d(self.strides), (1, 1), self.padding
         )
         w = self._windows
         # Symmetric padding: padded positions are left out (-inf for a max, uncounted for an average).

@@ -16,7 +16,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from trainer.layers.layer import Shape
 
-__all__ = ["Padding", "normalize_tuple", "normalize_padding", "same_padding", "output_length", "Windows"]
+__all__ = [
+    "Padding", "normalize_tuple", "normalize_padding", "check_spatial_input", "as_2d", "same_padding", "output_length",
+    "Windows",
+]
 
 Padding = tuple[tuple[int, int], tuple[int, int]]
 """(before, after) for rows, then for cols."""
@@ -38,6 +41,20 @@ def normalize_padding(owner: str, padding: str) -> str:
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"{owner} `padding` must be 'valid' or 'same', got {padding!r}.")
     return padding.lower()
+
+
+def check_spatial_input(owner: str, name: str, rank: int, input_shape: Shape) -> None:
+    """Refuse anything but (batch, *rank known spatial sizes, known channels)."""
+    if len(input_shape) != rank + 2 or None in input_shape[1:]:
+        axes = "steps" if rank == 1 else "rows, cols"
+        raise ValueError(
+            f"{owner} {name!r} expects inputs of shape (batch, {axes}, channels) with known sizes, got {input_shape}."
+        )
+
+
+def as_2d(values: tuple[int, ...]) -> tuple[int, int]:
+    """A 1-d layer's (size,) as the (1, size) of one row."""
+    return (1, values[0]) if len(values) == 1 else (values[0], values[1])
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:

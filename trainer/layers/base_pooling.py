@@ -110,17 +110,29 @@ class BasePooling(Layer):
         n = self._n
         grad = grad_outputs.reshape(n, w.out_rows, w.out_cols, w.channels).astype(np.float32, copy=False)
         padded = np.zeros((n, w.padded_rows, w.padded_cols, w.channels), np.float32)
+        # Windows that do not overlap (strides >= pool_size) write each input position once: no adding needed.
+        disjoint = all(s >= k for s, k in zip(w.strides, w.kernel))
         if self.reduction == "max":
             # The first maximum of each window (in row-major order) takes the gradient, as with torch's max_pool.
             unclaimed = np.ones(grad.shape, bool)
+            winner = np.empty(grad.shape, bool)
+            part = np.empty(grad.shape, np.float32)  # overlapping windows: each offset's share, then added
             for _, _, index in w.offsets():
-                winner = (self._padded[index] == self._pooled) & unclaimed
-                unclaimed &= ~winner
-                padded[index] += grad * winner
+                np.equal(self._padded[index], self._pooled, out=winner)
+                winner &= unclaimed
+                unclaimed ^= winner  # winner lies within unclaimed
+                target = padded[index]
+                np.multiply(grad, winner, out=target if disjoint else part)
+                if not disjoint:
+                    target += part
         else:
             share = grad / (self._counts if self._counts is not None else np.float32(w.kernel[0] * w.kernel[1]))
             for _, _, index in w.offsets():
-                padded[index] += share
+                target = padded[index]
+                if disjoint:
+                    target[...] = share
+                else:
+                    target += share
         if w.padded and not self._excluding:
             _fold_edges(padded, w.pads)
         return np.ascontiguousarray(w.unpad(padded)).reshape(n, *self._input_tail)

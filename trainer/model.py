@@ -115,7 +115,7 @@ class Sequential(Trainer):
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live weight arrays of every layer, in order (each Dense: kernel, then bias)."""
+        """The live weight arrays of every layer, in order (each Dense: kernel, then bias), trainable or not."""
         return [w for layer in self._layers for w in layer.weights]
 
     @property
@@ -169,7 +169,12 @@ class Sequential(Trainer):
         weighted = list(weighted_metrics or [])
         for identifier in identifiers + weighted:
             if not _is_accuracy(identifier):
-                metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
+                metric = metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
+                if not getattr(metric, "scalar", True):
+                    raise ValueError(
+                        f"Metric {metric.name!r} gives one value per class or threshold, and logs hold numbers: "
+                        "give it one threshold, or an `average` ('micro', 'macro' or 'weighted')."
+                    )
         self.optimizer = optimizers.get(optimizer)
         self.loss = resolved_loss
         self.steps_per_execution = steps_per_execution
@@ -210,7 +215,7 @@ class Sequential(Trainer):
     def _data_spec(self) -> DataSpec:
         if self.loss is None:
             raise RuntimeError("You must call compile() before training or evaluating the model.")
-        return DataSpec(self.input_shape[1:], self.output_shape[1:], self.loss.sparse_labels)
+        return DataSpec(self.input_shape[1:], self.output_shape[1:], self.loss.sparse_labels, self._input_dtype)
 
     def _validate_data(
         self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict[int, float] | None = None
@@ -251,9 +256,8 @@ class Sequential(Trainer):
         softmax_head = isinstance(last, (Dense, Activation)) and last.activation is activations.softmax
         self._fused_softmax = softmax_head and self.loss is not None and self.loss.fuses_softmax
         self._trainable_layers = [layer for layer in self._layers if layer.trainable]
-        self._trainable = [w for layer in self._trainable_layers for w in layer.weights]
-        self._regularized = [layer for layer in self._layers if isinstance(layer, Dense) and (
-            layer.kernel_regularizer is not None or layer.bias_regularizer is not None)]
+        self._trainable = [w for layer in self._trainable_layers for w in layer.trainable_weights]
+        self._regularized = [layer for layer in self._layers if layer.losses]
         self._prepared = True
 
     # ----- the core, one batch at a time, on validated arrays
@@ -348,9 +352,13 @@ class Sequential(Trainer):
         return self._predict_step(self._validate_inputs(x))
 
     def _validate_inputs(self, x: Any) -> np.ndarray:
-        """float32 inputs that fit the model, building it from `x` if it has no Input yet."""
+        """Inputs of the model's input dtype that fit it, building it from `x` if it has no Input yet."""
         self._build_from(x)
-        return validate_inputs(x, DataSpec(self.input_shape[1:], (), False))
+        return validate_inputs(x, DataSpec(self.input_shape[1:], (), False, self._input_dtype))
+
+    @property
+    def _input_dtype(self) -> str:
+        return self._input.dtype if self._input is not None else "float32"
 
     def _results(self, return_dict: bool) -> float | list[float] | Logs:
         logs = self.get_metrics_result()

@@ -11,7 +11,8 @@ training goes on: `weights_contents` / `model_contents` / `backup_contents` copy
 hold (cheap), `write_contents` writes it (slow). `save_weights` and `save_model` do both.
 
 Guarantees:
-- Reading uses `allow_pickle=False` and instantiates only the engine's known classes.
+- Reading uses `allow_pickle=False` and instantiates only the engine's known classes and the layers
+  registered with `register_serializable`.
 - Writing goes to a temporary file in the same directory, flushed and fsynced, then renamed
   over the target: a crash or error leaves either the old file or the new one, never half of one.
 - A file that is not ours, is truncated or corrupt, or does not fit the model raises ValueError
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from trainer.atomic_file import write_atomically
+from trainer.layers.registry import register_serializable
 from trainer.model import Sequential
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "load_model",
     "load_weights",
     "model_contents",
+    "register_serializable",
     "save_model",
     "save_weights",
     "weights_contents",

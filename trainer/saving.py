@@ -11,7 +11,8 @@ training goes on: `weights_contents` / `model_contents` / `backup_contents` copy
 hold (cheap), `write_contents` writes it (slow). `save_weights` and `save_model` do both.
 
 Guarantees:
-- Reading uses `allow_pickle=False` and instantiates only the engine's known classes.
+- Reading uses `allow_pickle=False` and instantiates only the engine's known classes and the layers
+  registered with `register_serializable`.
 - Writing goes to a temporary file in the same directory, flushed and fsynced, then renamed
   over the target: a crash or error leaves either the old file or the new one, never half of one.
 - A file that is not ours, is truncated or corrupt, or does not fit the model raises ValueError
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from trainer.atomic_file import write_atomically
+from trainer.layers.registry import register_serializable
 from trainer.model import Sequential
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "load_model",
     "load_weights",
     "model_contents",
+    "register_serializable",
     "save_model",
     "save_weights",
     "weights_contents",
@@ -76,7 +79,7 @@ def _read(path: str, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
-        raise ValueError(f"{path!r} is not a readable trainer file (truncated, corrupt or foreign): {error}") from None
+        raise ValueError(f"{path!r} is not a readable trainer file (truncated, corrupt or foreign): {_why(error)}") from None
     header_array = arrays.pop(_HEADER_KEY, None)
     try:
         header = json.loads(str(header_array[()])) if header_array is not None else None
@@ -87,6 +90,14 @@ def _read(path: str, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if header.get("version") != _FORMAT_VERSION:
         raise ValueError(f"{path!r} has format version {header.get('version')!r}; this engine reads {_FORMAT_VERSION}.")
     return header, arrays
+
+
+def _why(error: Exception) -> str:
+    # numpy's own words would suggest allow_pickle=, which load_model does not take, and rightly:
+    # a trainer file never holds pickled data, so one that does is foreign.
+    if "allow_pickle" in str(error) or "pickle" in str(error):
+        return "it holds pickled Python objects, which a trainer file never does (they are never loaded)"
+    return str(error)
 
 
 def _header(kind: str, **content: Any) -> np.ndarray:

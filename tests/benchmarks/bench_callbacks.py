@@ -14,7 +14,7 @@ to reach ``on_train_end`` (a stalled logger's bounded wait at the end, ``timeout
 after that); and the median of each repetition's training time over the none run just before it. Prints one JSON object per result.
 
     python -m tests.benchmarks.bench_callbacks [--repeats 3] [--epochs 3] [--samples 60000]
-    OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks
+    OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks [--variants none,loggers]
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ BATCH_SIZE = 128
 SERVER_DELAY = 0.05
 NEVER = 1e6  # seconds: a server answering after this long is a stalled one
 STALLED_TIMEOUT = 1.0  # how long the logger of a stalled server waits for it at the end
+VARIANTS = ("none", "callbacks", "loggers", "stalled_mlflow")
 REPOSITORY = Path(__file__).parents[2]
 
 
@@ -134,6 +135,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--samples", type=int, default=SAMPLES)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="which, comma-separated; none always runs")
     args = parser.parse_args()
     # The stalled variant's logger warns, as it should, at every fit: the figures are what is wanted here.
     warnings.filterwarnings("ignore", message="MLflowLogger: .*MLflow at", category=RuntimeWarning)
@@ -141,7 +143,7 @@ def main() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(args.samples, FEATURES)).astype(np.float32)
     y = rng.integers(0, CLASSES, args.samples)
-    variants = ("none", "callbacks", "loggers", "stalled_mlflow")
+    variants = ("none", *(variant for variant in VARIANTS[1:] if variant in args.variants.split(",")))
     times: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
     names: dict[str, list[str]] = {}
     with slow_server() as root, slow_server(NEVER) as stalled, tempfile.TemporaryDirectory() as directory:

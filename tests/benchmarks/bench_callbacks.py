@@ -11,7 +11,8 @@ answering after 10^6 s) accepts connections and never answers. The variants alte
 callbacks, loggers, stalled_mlflow, none, ...) so machine noise hits them alike; the median of the
 repetitions is reported, and the ratio of the medians, both for ``fit`` to return and for training
 to reach ``on_train_end`` (a stalled logger's bounded wait at the end, ``timeout`` seconds, comes
-after that); and the median of each repetition's training time over the none run just before it. Prints one JSON object per result.
+after that); the median of each repetition's training time over the none run just before it; and
+the CPU time of the process (all its threads), which the machine's load moves much less. Prints one JSON object per result.
 
     python -m tests.benchmarks.bench_callbacks [--repeats 3] [--epochs 3] [--samples 60000]
     OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks [--variants none,loggers]
@@ -103,12 +104,13 @@ class TrainEndClock(Callback):
         self.at = time.perf_counter()
 
 
-def timed_fit(x: np.ndarray, y: np.ndarray, epochs: int, callbacks: list[Callback]) -> tuple[float, float]:
-    """Seconds for ``fit`` to return, and for training to reach ``on_train_end``."""
+def timed_fit(x: np.ndarray, y: np.ndarray, epochs: int, callbacks: list[Callback]) -> tuple[float, float, float]:
+    """Seconds for ``fit`` to return, for training to reach ``on_train_end``, and of CPU (every
+    thread of the process: what the callbacks cost in work, whatever the machine's load)."""
     model, clock = engine_model(), TrainEndClock()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[*callbacks, clock])
-    return time.perf_counter() - started, clock.at - started
+    return time.perf_counter() - started, clock.at - started, time.process_time() - cpu
 
 
 def variant_callbacks(variant: str, directory: Path, root: str, store: str, stalled: str) -> list[Callback]:
@@ -144,7 +146,7 @@ def main() -> None:
     x = rng.normal(size=(args.samples, FEATURES)).astype(np.float32)
     y = rng.integers(0, CLASSES, args.samples)
     variants = ("none", *(variant for variant in VARIANTS[1:] if variant in args.variants.split(",")))
-    times: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
+    times: dict[str, list[tuple[float, float, float]]] = {variant: [] for variant in variants}
     names: dict[str, list[str]] = {}
     with slow_server() as root, slow_server(NEVER) as stalled, tempfile.TemporaryDirectory() as directory:
         store = empty_store(Path(directory))
@@ -153,11 +155,13 @@ def main() -> None:
                 callbacks = variant_callbacks(variant, Path(directory), root, store, stalled)
                 names[variant] = [type(callback).__name__ for callback in callbacks]
                 times[variant].append(timed_fit(x, y, args.epochs, callbacks))
-    baseline = statistics.median(fit for fit, _ in times["none"])
-    baseline_training = statistics.median(training for _, training in times["none"])
+    baseline = statistics.median(run[0] for run in times["none"])
+    baseline_training = statistics.median(run[1] for run in times["none"])
+    baseline_cpu = statistics.median(run[2] for run in times["none"])
     for variant, runs in times.items():
-        median = statistics.median(fit for fit, _ in runs)
-        training = statistics.median(training for _, training in runs)
+        median = statistics.median(run[0] for run in runs)
+        training = statistics.median(run[1] for run in runs)
+        cpu = statistics.median(run[2] for run in runs)
         print(json.dumps({
             "benchmark": "fit_with_slow_callbacks_mlp_784_256_10",
             "variant": variant,
@@ -169,7 +173,7 @@ def main() -> None:
             "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
             "repeats": args.repeats,
             "median_seconds": round(median, 4),
-            "runs_seconds": [round(fit, 4) for fit, _ in runs],
+            "runs_seconds": [round(run[0], 4) for run in runs],
             "ratio_to_none": round(median / baseline, 3),
             "median_training_seconds": round(training, 4),
             "training_ratio_to_none": round(training / baseline_training, 3),
@@ -177,6 +181,8 @@ def main() -> None:
             "paired_training_ratio_median": round(statistics.median(
                 run[1] / none[1] for run, none in zip(runs, times["none"], strict=True)
             ), 3),
+            "median_cpu_seconds": round(cpu, 4),
+            "cpu_ratio_to_none": round(cpu / baseline_cpu, 3),
         }), flush=True)  # fmt: skip
 
 

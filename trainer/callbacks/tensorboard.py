@@ -8,6 +8,7 @@ import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 import numpy as np
 
 from trainer.summary import format_summary
@@ -50,7 +51,8 @@ class TensorBoard(Callback):
     batch) or a positive integer; batch scalars are written when the batch count reaches a multiple
     of it (Keras 3 writes every batch whatever the integer).
 
-    Queued: every file write runs in a worker thread, in order, while training goes on; each
+    Queued: every file write runs in a worker thread, in order, while training goes on (the batch
+    hook counts batches on the event loop and hands the writes to a worker thread); each
     epoch's end is flushed to disk, and ``fit`` returns once the files are closed. Events carry
     read-only copies of the logs; weights for histograms are copied when the worker reaches the
     epoch's end, which is at once unless it lags behind, so a histogram may include the first
@@ -112,7 +114,7 @@ class TensorBoard(Callback):
         # Taken here, so it describes the model as the run starts whenever the worker writes it.
         self._summary = format_summary(self.model) if self.write_graph else ""
 
-    # -- the hooks (each runs in the worker thread) ----------------------------------------------
+    # -- the hooks (each runs in the worker thread, but the batch hook) --------------------------
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._fitting = True
@@ -129,21 +131,26 @@ class TensorBoard(Callback):
         self._epoch_began = self._event_time()
         self._last_written = (self._global_batch, self._epoch_began)
 
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+    async def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        # On the event loop: most batches only count, and that is cheaper there than a trip to a
+        # worker thread; the batches that write go to one.
         assert isinstance(self.update_freq, int)
         before, self._global_batch = self._global_batch, self._epoch_first_batch + batch + 1
         if self._global_batch // self.update_freq == before // self.update_freq:
             return
-        writer, step = self._writer("train"), self._global_batch
-        scalars = scalar_logs(logs or {})
+        step, scalars = self._global_batch, scalar_logs(logs or {})
         if self.write_steps_per_second:
             written_batch, written_at = self._last_written
             now = self._event_time()
             self._last_written = (step, now)
             if now > written_at:
                 scalars["steps_per_second"] = (step - written_batch) / (now - written_at)
+        await anyio.to_thread.run_sync(self._write_scalars, "train", "batch_", scalars, step)
+
+    def _write_scalars(self, run: str, prefix: str, scalars: Mapping[str, float], step: int) -> None:
+        writer = self._writer(run)
         for name, value in scalars.items():
-            writer.add_scalar("batch_" + name, value, step)
+            writer.add_scalar(prefix + name, value, step)
 
     def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         if not self._fitting:
@@ -151,9 +158,8 @@ class TensorBoard(Callback):
 
     def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         iterations = self._start_iterations + self._epochs_begun * self._steps
-        writer = self._writer("validation")
-        for name, value in scalar_logs(logs or {}).items():
-            writer.add_scalar(f"evaluation_{name}_vs_iterations", value, iterations)
+        scalars = {f"{name}_vs_iterations": value for name, value in scalar_logs(logs or {}).items()}
+        self._write_scalars("validation", "evaluation_", scalars, iterations)
         if not self._fitting:
             self._close_writers()  # a standalone evaluate: nothing else comes
 
@@ -171,9 +177,7 @@ class TensorBoard(Callback):
                 train["steps_per_second"] = steps / elapsed
         for run, values in (("train", train), ("validation", validation)):
             if values:
-                writer = self._writer(run)
-                for name, value in values.items():
-                    writer.add_scalar("epoch_" + name, value, epoch)
+                self._write_scalars(run, "epoch_", values, epoch)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             writer = self._writer("train")
             for tag, weight in _named_weights(self.model.layers):

@@ -11,13 +11,14 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["PAGE_PATHS", "page", "prefers_html", "shows_page", "static_files"]
+__all__ = ["Dashboard", "prefers_html", "shows_page"]
 
+_PACKAGE = "trainer.service"
 STATIC_PREFIX = "/static/"
 
 # Nothing but the service's own scripts, styles and API: no inline script, no other origin, no framing.
@@ -69,32 +70,40 @@ def _quality(accept: str, kind: str, subtype: str) -> float:
     return quality
 
 
-PAGE_PATHS = ("/", "/jobs/")
-
-
 def shows_page(conn: HTTPConnection) -> bool:
-    """Whether this request is a browser asking for the page: ``GET /`` or ``GET /jobs/{id}``, HTML preferred."""
+    """Whether this is a browser asking for the page: ``GET /`` or ``GET /jobs/{id}``, HTML preferred."""
     if conn.scope.get("method") not in ("GET", "HEAD"):
         return False
     path = conn.url.path
-    one_job = path.startswith("/jobs/") and "/" not in path.removeprefix("/jobs/") and path != "/jobs/"
+    job_id = path.removeprefix("/jobs/")
+    one_job = path.startswith("/jobs/") and job_id != "" and "/" not in job_id
     return (path == "/" or one_job) and prefers_html(conn.headers.get("accept", ""))
-
-
-def is_static(conn: HTTPConnection) -> bool:
-    return conn.url.path.startswith(STATIC_PREFIX)
 
 
 @cache
 def _page_text() -> str:
-    return resources.files("trainer.service").joinpath("static", "dashboard.html").read_text(encoding="utf-8")
+    return resources.files(_PACKAGE).joinpath("static", "dashboard.html").read_text(encoding="utf-8")
 
 
-async def page(request: Request) -> Response:
-    """The dashboard's page; its scripts read from the address whether it shows the list or one job."""
-    return HTMLResponse(_page_text(), headers=_HEADERS)
+class Dashboard:
+    """ASGI middleware that answers the dashboard's page and ``/static/...`` files itself, from the
+    package's data, and passes every other request on. Placed before authentication: neither holds
+    any data (the page's scripts call the API with the session cookie, and show the login form on a
+    401); placed after the Host check, like everything else."""
 
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.static = StaticFiles(packages=[(_PACKAGE, "static")])
 
-def static_files() -> BaseRoute:
-    """``/static/...``: the page's scripts, styles and the vendored chart library, from package data."""
-    return Mount(STATIC_PREFIX.rstrip("/"), app=StaticFiles(packages=[("trainer.service", "static")]), name="static")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            conn = HTTPConnection(scope)
+            if conn.url.path.startswith(STATIC_PREFIX):
+                # As a Mount at /static would: the files' paths are relative to it.
+                root_path = scope.get("root_path", "") + STATIC_PREFIX.rstrip("/")
+                await self.static({**scope, "root_path": root_path}, receive, send)
+                return
+            if shows_page(conn):
+                await HTMLResponse(_page_text(), headers=_HEADERS)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -37,7 +37,13 @@ export class JobList {
     );
     // The stream first, then the list: nothing that happens in between is missed (see JobState).
     this.feed = new Feed("/events", (record) => this.receive(record)).open();
-    const { jobs } = await api("GET", "/jobs");
+    const jobs = [];
+    for (;;) {
+      // A page of at most 1000 at a time (the service's limit), until `total`.
+      const answer = await api("GET", `/jobs?offset=${jobs.length}`);
+      jobs.push(...answer.jobs);
+      if (answer.jobs.length === 0 || !(jobs.length < answer.total)) break;
+    }
     for (const record of jobs) this.state(record.id).applyRecord(record);
     this.listed = true;
     for (const id of this.unlisted) if (!jobs.some((record) => record.id === id)) this.refresh(id);

@@ -11,10 +11,13 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .problems import problem
 
 __all__ = ["Dashboard", "prefers_html", "shows_page"]
 
@@ -101,7 +104,11 @@ class Dashboard:
             if conn.url.path.startswith(STATIC_PREFIX):
                 # As a Mount at /static would: the files' paths are relative to it.
                 root_path = scope.get("root_path", "") + STATIC_PREFIX.rstrip("/")
-                await self.static({**scope, "root_path": root_path}, receive, send)
+                try:
+                    await self.static({**scope, "root_path": root_path}, receive, send)
+                except HTTPException as error:  # outside the app, so answered here: in JSON, as everywhere
+                    headers = dict(error.headers) if error.headers else None
+                    await problem(error.status_code, str(error.detail), headers=headers)(scope, receive, send)
                 return
             if shows_page(conn):
                 await HTMLResponse(_page_text(), headers=_HEADERS)(scope, receive, send)

@@ -10,7 +10,8 @@ import { el, frameScheduler } from "./dom.js";
 const TRAINING = "#1f77b4"; // matplotlib's first two colours, as in History.plot
 const VALIDATION = "#ff7f0e";
 const HEIGHT = 220;
-const EPOCH_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+// Whole numbers only on the x axes: epochs and batches.
+const STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
 function width(figure) {
   return Math.max(240, figure.clientWidth);
@@ -75,8 +76,9 @@ export class EpochCharts {
 
   render() {
     const epochs = [...this.epochs.keys()].sort((a, b) => a - b);
-    const names = new Set();
+    const names = new Set(["loss"]); // the loss first, as History.plot draws it; then the metrics as logged
     for (const logs of this.epochs.values()) for (const name of Object.keys(logs)) names.add(name);
+    if (!epochs.some((epoch) => "loss" in this.epochs.get(epoch))) names.delete("loss");
     const x = epochs.map((epoch) => epoch + 1); // History.plot counts epochs from 1
     for (const name of names) {
       if (name.startsWith("val_")) continue;
@@ -89,7 +91,7 @@ export class EpochCharts {
       if (entry === undefined) {
         const series = [line("training", TRAINING)];
         if (validated) series.push(line("validation", VALIDATION));
-        const panel = new Panel(this.container, { title: name, xLabel: "epoch", yLabel: name, series, steps: EPOCH_STEPS });
+        const panel = new Panel(this.container, { title: name, xLabel: "epoch", yLabel: name, series, steps: STEPS });
         entry = { panel, validated };
         this.panels.set(name, entry);
       }
@@ -141,10 +143,12 @@ export class BatchChart {
         title: "batch loss",
         xLabel: "batch",
         yLabel: "loss",
+        steps: STEPS,
         series: [line("training", TRAINING)],
       });
     }
-    this.panel.caption.textContent = `batch loss, epoch ${this.epoch === null ? "?" : this.epoch + 1}`;
+    // Keras logs a batch's loss as the mean over the epoch so far.
+    this.panel.caption.textContent = `batch loss (mean so far), epoch ${this.epoch === null ? "?" : this.epoch + 1}`;
     this.panel.show([this.batches, this.losses]);
     this.drawn = this.received;
     this.panel.figure.dataset.drawn = String(this.drawn);

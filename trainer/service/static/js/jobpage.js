@@ -66,13 +66,15 @@ export class JobPage {
           el("dt", {}, "Template"), field("template"),
           el("dt", {}, "Worker"), field("worker"),
           el("dt", {}, "Id"), el("dd", {}, this.id),
-          el("dt", {}, "Error"), field("error"),
+          (this.errorLabel = el("dt", {}, "Error")), field("error"),
         ),
         el("div", { class: "actions" }, this.cancelButton, this.resumeButton, this.message),
         curves,
         batches,
         el("h3", {}, "Parameters"),
-        el("pre", { class: "params", id: "params" }, JSON.stringify(record.params ?? {}, null, 2)),
+        el("table", { class: "params", id: "params" },
+          el("tbody", {}, Object.entries(record.params ?? {}).map(([name, value]) =>
+            el("tr", { "data-param": name }, el("th", {}, name), el("td", {}, JSON.stringify(value)))))),
       ),
     );
   }
@@ -155,6 +157,7 @@ export class JobPage {
     this.fields.template.textContent = record.template ?? "";
     this.fields.worker.textContent = record.worker ? `${record.worker.host}:${record.worker.pid}` : "";
     this.fields.error.textContent = state.error ?? "";
+    this.errorLabel.hidden = this.fields.error.hidden = !state.error;
     this.cancelButton.disabled = !(state.status === "queued" || state.status === "running");
     this.resumeButton.disabled = !(state.status === "cancelled" || state.status === "failed");
     this.container.querySelector("#job").dataset.status = state.status ?? "";

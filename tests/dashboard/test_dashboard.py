@@ -37,6 +37,13 @@ def drawn(page: Page, metric: str) -> list[list[float | None]]:
     return data
 
 
+def wait_for_epochs(page: Page, more_than: int) -> None:
+    """Until the page's epoch counter passes ``more_than`` (the page may still be laying itself out)."""
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#job [data-field=epoch]')?.dataset.done) > {more_than}", timeout=LONG
+    )
+
+
 def wait_for_status(page: Page, status: str, timeout: float = LONG) -> None:
     expect(page.locator("#job")).to_have_attribute("data-status", status, timeout=timeout)
 
@@ -73,11 +80,11 @@ def test_log_in_submit_watch_it_train_cancel_resume_and_see_it_complete(page: Pa
     wait_for_status(page, "running")
 
     # The counter and the curve grow while it trains, epoch by epoch.
-    page.wait_for_function("() => Number(document.querySelector('#job [data-field=epoch]').dataset.done) >= 2", timeout=LONG)
+    wait_for_epochs(page, 1)
     first = (counter(page), points(page, "loss"))
     page.wait_for_function(
         f"""() => Number(document.querySelector('#job [data-field=epoch]').dataset.done) > {first[0]}
-              && Number(document.querySelector('#epoch-charts figure[data-metric="loss"]').dataset.points) > {first[1]}""",
+              && Number(document.querySelector('#epoch-charts figure[data-metric="loss"]')?.dataset.points) > {first[1]}""",
         timeout=LONG,
     )
     assert points(page, "accuracy") >= 2

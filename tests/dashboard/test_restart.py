@@ -9,7 +9,7 @@ import httpx
 from playwright.sync_api import Browser, expect
 
 from .conftest import log_in, serving
-from .test_dashboard import LONG, counter, drawn, stored_epochs, wait_for_status
+from .test_dashboard import counter, drawn, stored_epochs, wait_for_epochs, wait_for_status
 
 EPOCHS = 120
 PARAMS = {"layers": [16], "samples": 2048, "batch_size": 16, "validation_split": 0.25, "epochs": EPOCHS}
@@ -26,8 +26,7 @@ def test_the_page_follows_a_job_across_a_crash_and_restart_of_the_service(browse
             assert answer.status_code == 201, answer.text
             job_id = answer.json()["id"]
             page.goto(f"{first.url}/jobs/{job_id}")
-            page.wait_for_function("() => Number(document.querySelector('#job [data-field=epoch]').dataset.done) >= 3",
-                                   timeout=LONG)  # fmt: skip
+            wait_for_epochs(page, 2)
             first.process.kill()  # SIGKILL: no goodbye to the page's streams
             first.process.wait()
             seen = counter(page)

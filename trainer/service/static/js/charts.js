@@ -57,7 +57,8 @@ class Panel {
 }
 
 function line(label, stroke) {
-  return { label, stroke, width: 2, points: { show: true, size: 5 }, spanGaps: true };
+  // Points where there is room for them (uPlot decides), as History.plot marks each epoch.
+  return { label, stroke, width: 2, points: { size: 5 }, spanGaps: true };
 }
 
 /** The per-epoch panels of one job. */

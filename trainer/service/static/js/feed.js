@@ -25,13 +25,16 @@ export class Feed {
    * Follow `path` (an SSE endpoint); `onRecord(record, id)` gets each record once, in order.
    * `lastId`: resume after that stored event. `onEnd()`: the service ended the stream and `finished()`
    * says there is nothing more to wait for (the job is over), so the feed closed instead of reconnecting.
+   * `onReconnect()`: the stream is back after a drop (the service may have restarted meanwhile).
    */
-  constructor(path, onRecord, { lastId = null, finished = () => false, onEnd = () => {} } = {}) {
+  constructor(path, onRecord, { lastId = null, finished = () => false, onEnd = () => {}, onReconnect = () => {} } = {}) {
     this.path = path;
     this.onRecord = onRecord;
     this.lastId = lastId;
     this.finished = finished;
     this.onEnd = onEnd;
+    this.onReconnect = onReconnect;
+    this.dropped = false;
     this.source = null;
     this.stopped = true;
   }
@@ -45,6 +48,11 @@ export class Feed {
     const receive = (message) => this.receive(message);
     for (const name of EVENT_NAMES) source.addEventListener(name, receive);
     source.addEventListener("error", () => this.failed(source));
+    source.addEventListener("open", () => {
+      if (!this.dropped) return;
+      this.dropped = false;
+      this.onReconnect();
+    });
     this.source = source;
     return this;
   }
@@ -81,6 +89,8 @@ export class Feed {
       if (this.finished()) {
         this.close();
         this.onEnd();
+      } else {
+        this.dropped = true;
       }
       return;
     }
@@ -88,6 +98,7 @@ export class Feed {
     // the session went, most likely. Ask a small authenticated endpoint: on a 401 the login form comes
     // up (and the page reloads after login); otherwise try again shortly, from the last id seen.
     this.detach();
+    this.dropped = true;
     api("GET", "/templates").then(
       () => setTimeout(() => this.stopped || this.finished() || this.open(), RETRY_MS),
       () => {},

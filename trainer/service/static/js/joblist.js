@@ -36,7 +36,12 @@ export class JobList {
         this.body),
     );
     // The stream first, then the list: nothing that happens in between is missed (see JobState).
-    this.feed = new Feed("/events", (record) => this.receive(record)).open();
+    this.feed = new Feed("/events", (record) => this.receive(record), { onReconnect: () => this.list().catch(() => {}) }).open();
+    await this.list();
+  }
+
+  /** Every job's record, at the start, and after the stream dropped (the service may have restarted). */
+  async list() {
     const jobs = [];
     for (;;) {
       // A page of at most 1000 at a time (the service's limit), until `total`.
@@ -45,11 +50,13 @@ export class JobList {
       if (answer.jobs.length === 0 || !(jobs.length < answer.total)) break;
     }
     for (const record of jobs) this.state(record.id).applyRecord(record);
+    const first = !this.listed;
     this.listed = true;
     for (const id of this.unlisted) if (!jobs.some((record) => record.id === id)) this.refresh(id);
     this.unlisted.clear();
     // Rows in submission order, then the jobs first seen in events (newer): each prepended, newest on top.
-    this.dirty = new Set([...jobs.map((record) => record.id), ...this.dirty]);
+    if (first) this.dirty = new Set([...jobs.map((record) => record.id), ...this.dirty]);
+    else for (const record of jobs) this.dirty.add(record.id);
     this.draw();
   }
 

@@ -87,9 +87,12 @@ export class JobPage {
    */
   follow(lastId) {
     const finished = () => FINISHED.has(this.state.status);
+    // After a drop the record is asked again: a service that crashed may have lost (and so renumbered)
+    // the last events it had sent before they reached its database.
+    const onReconnect = () => this.refresh();
     this.feed?.close();
     this.batchFeed?.close();
-    this.feed = new Feed(this.path("/events"), (event) => this.receive(event), { lastId, finished }).open();
+    this.feed = new Feed(this.path("/events"), (event) => this.receive(event), { lastId, finished, onReconnect }).open();
     this.batchFeed = new Feed(this.path("/events?level=batch"), (event) => this.receiveBatch(event), {
       lastId,
       finished,

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from ..service.server import served_at, stop, wait_until_answering
+from ..service.server import Service, running_service
 
 CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
 # Headless, and nothing of its own on the network: the page must work offline, from the service alone.
@@ -33,32 +30,10 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-class Service:
-    """A service process: where it answers, its workdir, and the token it wrote there."""
-
-    def __init__(self, url: str, workdir: Path, process: subprocess.Popen[str]) -> None:
-        self.url = url
-        self.workdir = workdir
-        self.process = process
-        self.token = (workdir / "token").read_text().strip()
-
-
-@contextmanager
-def serving(workdir: Path, *options: str) -> Iterator[Service]:
-    """``python -m trainer.service --workdir WORKDIR --port 0 OPTIONS...``, as a user starts it; stopped on leaving."""
-    command = [sys.executable, "-m", "trainer.service", "--workdir", str(workdir), "--port", "0", *options]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-        try:
-            url = served_at(process)
-            wait_until_answering(url, process)
-            yield Service(url, workdir, process)
-        finally:
-            stop(process)
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    with serving(tmp_path_factory.mktemp("dashboard"), "--max-concurrent", "2") as running:
+    """The service as a user starts it: ``python -m trainer.service --workdir DIR --port 0``."""
+    with running_service(tmp_path_factory.mktemp("dashboard"), "--max-concurrent", "2") as running:
         yield running
 
 

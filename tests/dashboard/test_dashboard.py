@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from .conftest import ARTIFACTS, Service, log_in
+from ..service.server import Service
+from .conftest import ARTIFACTS, log_in
 
 EPOCHS = 300  # long enough to cancel mid-run; each epoch is a fraction of a second
 FORM = {"layers": "16", "samples": "2048", "batch_size": "16", "validation_split": "0.25", "epochs": str(EPOCHS)}

@@ -6,7 +6,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from .conftest import Service
+from ..service.server import Service
 
 
 def run(page: Page, service: Service, script: str) -> Any:

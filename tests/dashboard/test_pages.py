@@ -9,7 +9,7 @@ import pytest
 
 from trainer.service.dashboard import prefers_html
 
-from .conftest import Service
+from ..service.server import Service
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, CDPSession
 
-from .conftest import ARTIFACTS, log_in, serving
+from ..service.server import running_service
+from .conftest import ARTIFACTS, log_in
 from .test_dashboard import LONG
 
 SECONDS = 5.0
@@ -89,7 +90,7 @@ def summary(values: list[float]) -> dict[str, float]:
 def test_fifty_jobs_listed_and_one_at_batch_level_keep_the_page_responsive(
     browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with serving(tmp_path, "--max-concurrent", "4", "--compute-slots", "0") as service:
+    with running_service(tmp_path, "--max-concurrent", "4", "--compute-slots", "0") as service:
         headers = {"Authorization": f"Bearer {service.token}"}
         ids = []
         for params in [FOLLOWED] + [{**LISTED, "seed": seed} for seed in range(49)]:

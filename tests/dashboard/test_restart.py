@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 import httpx
 from playwright.sync_api import Browser, expect
 
-from .conftest import log_in, serving
+from ..service.server import running_service
+from .conftest import log_in
 from .test_dashboard import counter, drawn, stored_epochs, wait_for_epochs, wait_for_status
 
 EPOCHS = 120
@@ -19,7 +20,7 @@ def test_the_page_follows_a_job_across_a_crash_and_restart_of_the_service(browse
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
-        with serving(tmp_path) as first:
+        with running_service(tmp_path) as first:
             log_in(page, first)
             answer = httpx.post(f"{first.url}/jobs", json={"template": "mlp", "params": PARAMS},
                                 headers={"Authorization": f"Bearer {first.token}"})  # fmt: skip
@@ -27,13 +28,12 @@ def test_the_page_follows_a_job_across_a_crash_and_restart_of_the_service(browse
             job_id = answer.json()["id"]
             page.goto(f"{first.url}/jobs/{job_id}")
             wait_for_epochs(page, 2)
-            first.process.kill()  # SIGKILL: no goodbye to the page's streams
-            first.process.wait()
+            first.kill()  # SIGKILL: no goodbye to the page's streams
             seen = counter(page)
             assert seen < EPOCHS
         # The same address (and token, so the page's session cookie holds): the page's EventSource
         # reconnects on its own with Last-Event-ID, and the service resumes the job from its backup.
-        with serving(tmp_path, "--port", str(urlsplit(first.url).port)) as second:
+        with running_service(tmp_path, "--port", str(urlsplit(first.url).port)) as second:
             assert second.url == first.url
             wait_for_status(page, "completed", timeout=300_000)
             assert counter(page) == EPOCHS

@@ -23,16 +23,15 @@ const RETRY_MS = 2000;
 export class Feed {
   /**
    * Follow `path` (an SSE endpoint); `onRecord(record, id)` gets each record once, in order.
-   * `lastId`: resume after that stored event. `onEnd()`: the service ended the stream and `finished()`
-   * says there is nothing more to wait for (the job is over), so the feed closed instead of reconnecting.
+   * `lastId`: resume after that stored event. `finished()`: whether there is nothing more to wait for
+   * (the job is over), so that when the service ends the stream the feed closes instead of reconnecting.
    * `onReconnect()`: the stream is back after a drop (the service may have restarted meanwhile).
    */
-  constructor(path, onRecord, { lastId = null, finished = () => false, onEnd = () => {}, onReconnect = () => {} } = {}) {
+  constructor(path, onRecord, { lastId = null, finished = () => false, onReconnect = () => {} } = {}) {
     this.path = path;
     this.onRecord = onRecord;
     this.lastId = lastId;
     this.finished = finished;
-    this.onEnd = onEnd;
     this.onReconnect = onReconnect;
     this.dropped = false;
     this.source = null;
@@ -86,12 +85,8 @@ export class Feed {
     if (source !== this.source) return;
     if (source.readyState === EventSource.CONNECTING) {
       // The stream ended or dropped; EventSource is about to reconnect with Last-Event-ID.
-      if (this.finished()) {
-        this.close();
-        this.onEnd();
-      } else {
-        this.dropped = true;
-      }
+      if (this.finished()) this.close();
+      else this.dropped = true;
       return;
     }
     // CLOSED: the service answered with an error status, which EventSource does not retry: a 401 after

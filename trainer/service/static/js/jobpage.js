@@ -1,4 +1,4 @@
-// One job: its status, epoch counter, curves (live from its event stream at batch level), parameters,
+// One job: its status, epoch counter, curves (live from its event streams), parameters,
 // and the buttons to cancel and resume it.
 
 import { api, ApiError } from "./api.js";
@@ -93,10 +93,10 @@ export class JobPage {
     this.feed?.close();
     this.batchFeed?.close();
     this.feed = new Feed(this.path("/events"), (event) => this.receive(event), { lastId, finished, onReconnect }).open();
-    this.batchFeed = new Feed(this.path("/events?level=batch"), (event) => this.receiveBatch(event), {
-      lastId,
-      finished,
-    }).open();
+    // A finished job has no batches to come (and a batch stream would replay its history for nothing).
+    this.batchFeed = finished()
+      ? null
+      : new Feed(this.path("/events?level=batch"), (event) => this.receiveBatch(event), { lastId, finished }).open();
   }
 
   receive(event) {
@@ -133,17 +133,16 @@ export class JobPage {
     this.message.textContent = "";
     this.message.classList.remove("error");
     try {
-      const record = await api(method, this.path(suffix));
-      this.state.applyRecord(record);
-      // The service took the resume: the job is queued for its next run, whatever the record counts.
-      if (suffix === "/resume") this.state.advance(this.state.attempts + (FINISHED.has(this.state.status) ? 1 : 0), record.status, null);
+      // A resumed job's record counts its next run among its attempts: it is newer than the cancel.
+      this.state.applyRecord(await api(method, this.path(suffix)));
     } catch (error) {
       this.message.textContent = error.message;
       this.message.classList.add("error");
       return;
     }
     // A finished job's stream has ended: follow the resumed run from the last event seen.
-    if ((this.feed.stopped || this.batchFeed.stopped) && !FINISHED.has(this.state.status)) this.follow(this.feed.lastId);
+    const following = !this.feed.stopped && this.batchFeed !== null && !this.batchFeed.stopped;
+    if (!following && !FINISHED.has(this.state.status)) this.follow(this.feed.lastId);
     this.render();
   }
 

@@ -13,6 +13,14 @@ const HEIGHT = 220;
 // Whole numbers only on the x axes: epochs and batches.
 const STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
+/** Tick labels with as many decimals as the step between ticks has: 0.0725, 0.073, 0.0735, not 0.073 thrice. */
+function ticks(plot, values) {
+  const step = values.length > 1 ? Math.abs(values[1] - values[0]) : 1;
+  const written = String(Number(step.toPrecision(6)));
+  const decimals = step >= 1 ? 0 : written.includes("e") ? 1 - Math.floor(Math.log10(step)) : written.split(".")[1].length;
+  return values.map((value) => value.toFixed(Math.min(decimals, 20)));
+}
+
 function width(figure) {
   return Math.max(240, figure.clientWidth);
 }
@@ -29,7 +37,7 @@ class Panel {
         scales: { x: { time: false } },
         axes: [
           { label: xLabel, incrs: steps, space: 40 },
-          { label: yLabel, size: 60 },
+          { label: yLabel, size: 64, values: ticks },
         ],
         series: [{ label: xLabel }, ...series],
         legend: { live: false },

@@ -52,8 +52,7 @@ def wait_for_status(page: Page, status: str, timeout: float = LONG) -> None:
 def stored_epochs(service: Service, job_id: str) -> dict[int, dict[str, Any]]:
     """The logs of each epoch in the service's stored history (the last run of an epoch wins)."""
     epochs: dict[int, dict[str, Any]] = {}
-    headers = {"Authorization": f"Bearer {service.token}"}
-    with httpx.stream("GET", f"{service.url}/jobs/{job_id}/events", headers=headers, timeout=30) as response:
+    with httpx.stream("GET", f"{service.url}/jobs/{job_id}/events", headers=service.headers, timeout=30) as response:
         for line in response.iter_lines():
             if line.startswith("data: "):
                 record = json.loads(line.removeprefix("data: "))
@@ -133,7 +132,7 @@ def test_a_bad_field_shows_the_services_own_message_beside_it(page: Page, servic
     answer = httpx.post(
         f"{service.url}/jobs",
         json={"template": "mlp", "params": {"epochs": 0, "layers": [16, 0], "learning_rate": "fast"}},
-        headers={"Authorization": f"Bearer {service.token}"},
+        headers=service.headers,
     )
     assert answer.status_code == 422
     reasons = {detail["field"]: detail["reason"] for detail in answer.json()["details"]}

@@ -91,10 +91,9 @@ def test_fifty_jobs_listed_and_one_at_batch_level_keep_the_page_responsive(
     browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with running_service(tmp_path, "--max-concurrent", "4", "--compute-slots", "0") as service:
-        headers = {"Authorization": f"Bearer {service.token}"}
         ids = []
         for params in [FOLLOWED] + [{**LISTED, "seed": seed} for seed in range(49)]:
-            answer = httpx.post(f"{service.url}/jobs", json={"template": "mlp", "params": params}, headers=headers)
+            answer = httpx.post(f"{service.url}/jobs", json={"template": "mlp", "params": params}, headers=service.headers)
             assert answer.status_code == 201, answer.text
             ids.append(answer.json()["id"])
         context = browser.new_context(viewport={"width": 1280, "height": 900})

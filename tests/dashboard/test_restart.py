@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Request, expect
 
 from ..service.server import running_service
 from .conftest import log_in
@@ -19,11 +19,18 @@ PARAMS = {"layers": [16], "samples": 2048, "batch_size": 16, "validation_split":
 def test_the_page_follows_a_job_across_a_crash_and_restart_of_the_service(browser: Browser, tmp_path: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    resumed_from: dict[str, str] = {}  # the Last-Event-ID each stream of the page reconnected with
+
+    def reconnecting(request: Request) -> None:
+        last = request.all_headers().get("last-event-id") if "/events" in request.url else None
+        if last is not None:
+            resumed_from[urlsplit(request.url).path + "?" + urlsplit(request.url).query] = last
+
+    page.on("request", reconnecting)
     try:
         with running_service(tmp_path) as first:
             log_in(page, first)
-            answer = httpx.post(f"{first.url}/jobs", json={"template": "mlp", "params": PARAMS},
-                                headers={"Authorization": f"Bearer {first.token}"})  # fmt: skip
+            answer = httpx.post(f"{first.url}/jobs", json={"template": "mlp", "params": PARAMS}, headers=first.headers)
             assert answer.status_code == 201, answer.text
             job_id = answer.json()["id"]
             page.goto(f"{first.url}/jobs/{job_id}")
@@ -38,6 +45,9 @@ def test_the_page_follows_a_job_across_a_crash_and_restart_of_the_service(browse
             wait_for_status(page, "completed", timeout=300_000)
             assert counter(page) == EPOCHS
             expect(page.locator("#job [data-field=attempts]")).to_have_text("2")
+            # Each of the page's three streams came back by itself, from where it had stopped.
+            assert set(resumed_from) == {"/events?", f"/jobs/{job_id}/events?", f"/jobs/{job_id}/events?level=batch"}
+            assert all(int(last) > 0 for last in resumed_from.values())
             epochs, training, validation = drawn(page, "loss")
             assert epochs == list(range(1, EPOCHS + 1))
             assert None not in training and None not in validation

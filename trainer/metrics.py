@@ -189,7 +189,10 @@ ACCURACY_NAMES = ("accuracy", "acc")
 
 
 def get(identifier: str | Metric | Callable[..., np.ndarray]) -> Metric:
-    """Resolve a name, a Metric, or one of the metric functions, to a fresh or given Metric.
+    """Resolve a name, a Metric, or a function, to a fresh or given Metric.
+
+    A function ``fn(y_true, y_pred)`` returning per-sample values (one of this module's, or the user's)
+    becomes the running mean of those values, named ``fn.__name__``, as Keras wraps it.
 
     A name keeps that name as its logs key ("mae" logs as "mae"), as Keras's compile does.
     "accuracy"/"acc" depend on the data: the model resolves them with `resolve_accuracy`.
@@ -202,7 +205,12 @@ def get(identifier: str | Metric | Callable[..., np.ndarray]) -> Metric:
         return metric
     if identifier in _CLASS_OF_FUNCTION:
         return _CLASS_OF_FUNCTION[identifier]()
-    raise TypeError(f"A metric must be a name, a trainer.metrics.Metric or a metric function, got {identifier!r}.")
+    if isinstance(identifier, type):
+        raise TypeError(f"A metric must be a name, a Metric instance or a function; got the class {identifier.__name__} (call it: {identifier.__name__}()).")
+    if callable(identifier):
+        # As Keras: any function (y_true, y_pred) -> per-sample values is the running mean of its values.
+        return MeanMetricWrapper(identifier)
+    raise TypeError(f"A metric must be a name, a trainer.metrics.Metric or a function (y_true, y_pred) -> values, got {identifier!r}.")
 
 
 def resolve_accuracy(name: str, y_true_shape: tuple[int, ...], y_pred_shape: tuple[int | None, ...]) -> Metric:

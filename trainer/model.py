@@ -23,6 +23,7 @@ from trainer.layers.layer import Layer, Shape, check_weights_fit
 from trainer.losses import Loss  # by name: in Sequential's body the `losses` property hides the module
 from trainer.names import unique_name
 from trainer.serialization import deserialize, serialize
+from trainer.stop_flag import StopTrainingFlag
 from trainer.summary import format_summary
 from trainer.training import Trainer
 from trainer.validation import Batch, DataSpec, validate_data, validate_inputs
@@ -34,6 +35,8 @@ Logs = dict[str, float]
 
 class Sequential(Trainer):
     """Layers applied in order. Keras 3's names: `add`, `compile`, `fit`, `evaluate`, `predict`, ..."""
+
+    stop_training = StopTrainingFlag()
 
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None) -> None:
         self.name = name or unique_name("sequential")

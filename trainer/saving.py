@@ -76,7 +76,7 @@ def _read(path: str, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
-        raise ValueError(f"{path!r} is not a readable trainer file (truncated, corrupt or foreign): {error}") from None
+        raise ValueError(f"{path!r} is not a readable trainer file (truncated, corrupt or foreign): {_why(error)}") from None
     header_array = arrays.pop(_HEADER_KEY, None)
     try:
         header = json.loads(str(header_array[()])) if header_array is not None else None
@@ -87,6 +87,14 @@ def _read(path: str, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if header.get("version") != _FORMAT_VERSION:
         raise ValueError(f"{path!r} has format version {header.get('version')!r}; this engine reads {_FORMAT_VERSION}.")
     return header, arrays
+
+
+def _why(error: Exception) -> str:
+    # numpy's own words would suggest allow_pickle=, which load_model does not take, and rightly:
+    # a trainer file never holds pickled data, so one that does is foreign.
+    if "allow_pickle" in str(error) or "pickle" in str(error):
+        return "it holds pickled Python objects, which a trainer file never does (they are never loaded)"
+    return str(error)
 
 
 def _header(kind: str, **content: Any) -> np.ndarray:

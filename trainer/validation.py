@@ -36,7 +36,12 @@ class Batch(NamedTuple):
 def _numeric(name: str, value: Any) -> np.ndarray:
     if value is None:
         raise ValueError(f"`{name}` is required, got None.")
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as error:
+        batches = isinstance(value, (list, tuple)) and bool(value) and isinstance(value[0], (list, tuple))
+        hint = "; a list of (x, y) batches? Pass a generator of them, or a PyDataset" if batches else ""
+        raise ValueError(f"`{name}` must be a numeric array: {error}{hint}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be a numeric array, got dtype {array.dtype} ({type(value).__name__}).")
     if array.ndim == 0:

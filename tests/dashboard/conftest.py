@@ -39,14 +39,19 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 @pytest.fixture
 def page(browser: Browser, service: Service) -> Iterator[Page]:
-    """A fresh browser context (no cookie yet) whose every request is recorded in ``page.requested``."""
+    """A fresh browser context (no cookie yet). Every request it makes is recorded in ``page.requested``;
+    leaving, the test fails if a script threw or the page broke its own Content-Security-Policy."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     requested: list[str] = []
+    problems: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if "Content Security Policy" in message.text else None)
     page.requested = requested  # type: ignore[attr-defined]
     try:
         yield page
+        assert problems == []
     finally:
         context.close()
 

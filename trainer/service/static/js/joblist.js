@@ -17,7 +17,7 @@ export class JobList {
     this.container = container;
     this.current = current; // the job whose page this is, highlighted
     this.jobs = new Map();
-    this.rows = new Map();
+    this.rows = new Map(); // id -> {row, cells}
     this.dirty = new Set();
     this.fetching = new Map(); // id -> true if asked again while its fetch runs
     this.listed = false; // the first GET /jobs has answered
@@ -113,12 +113,12 @@ export class JobList {
     if (!this.listed) return;
     for (const id of this.dirty) {
       const state = this.jobs.get(id);
-      const row = this.rows.get(id);
+      const shown = this.rows.get(id);
       if (state === undefined) {
-        row?.remove();
+        shown?.row.remove();
         this.rows.delete(id);
       } else {
-        this.fill(row ?? this.addRow(id), state);
+        this.fill(shown ?? this.addRow(id), state);
       }
     }
     this.dirty.clear();
@@ -128,15 +128,14 @@ export class JobList {
   addRow(id) {
     const cells = Object.fromEntries(COLUMNS.map((column) => [column, el("td", { "data-field": column })]));
     const row = el("tr", { "data-job-id": id, class: id === this.current ? "current" : null }, Object.values(cells));
-    row.cells_ = cells;
     // Newest first: the list answers in submission order, and a job first seen in an event is newer.
     this.body.prepend(row);
-    this.rows.set(id, row);
-    return row;
+    const shown = { row, cells };
+    this.rows.set(id, shown);
+    return shown;
   }
 
-  fill(row, state) {
-    const cells = row.cells_;
+  fill({ row, cells }, state) {
     const record = state.record;
     const link = el("a", { href: `/jobs/${encodeURIComponent(state.id)}` }, record?.name || state.id);
     cells.name.replaceChildren(link);

@@ -81,9 +81,7 @@ class Subscription:
         self.finished = False
         self._stopped = threading.Event()
         self._limiter: anyio.CapacityLimiter | None = None
-        self._in_hand: list[Event] = []
-        self._in_hand_done = 0
-        self._in_hand_begun = 0
+        self._in_hand: list[Event] = []  # the run the consumer is handling
         self._progress: anyio.Event | None = None
 
     def __repr__(self) -> str:
@@ -134,11 +132,12 @@ class Subscription:
         assert handler is not None, "only events with a handler are queued"
         return handler
 
-    def enqueue(self, event: Event) -> None:
-        """Put ``event`` in this subscriber's queue now (room was checked, or the policy makes it)."""
+    def enqueue(self, event: Event, *, reserved: bool = False) -> None:
+        """Put ``event`` in this subscriber's queue now (room was checked or ``reserved``, or the
+        policy makes it)."""
         assert self.mailbox is not None
         self.accepted += 1
-        if self.mailbox.put(event) is not None:
+        if self.mailbox.put(event, reserved=reserved) is not None:
             self.dropped += 1
             self._notify_progress()
 
@@ -148,21 +147,18 @@ class Subscription:
         self.dropped += 1
 
     def unhandled(self) -> list[Event]:
-        """Events accepted but not yet handled: the rest of the batch in hand, then the queue."""
+        """Events accepted but not yet handled: the rest of the run in hand, then the queue."""
         waiting = self.mailbox.waiting() if self.mailbox is not None else []
-        return self._in_hand[self._in_hand_done :] + waiting
+        return self._in_hand + waiting
 
     def discard_unhandled(self) -> list[Event]:
         """Take away the accepted events no handler has been given yet, and return them, oldest first.
 
-        The consumer handles none of them, even one it would reach before its next checkpoint; they
-        count as dropped. What they hold is the caller's to dispose of. An event a handler already
-        has (the one being awaited, or those a worker thread is calling handlers for) is left to it.
+        The consumer handles none of them; they count as dropped. What they hold is the caller's to
+        dispose of. The events a handler already has (the one being awaited, or the run a worker
+        thread is calling handlers for) are left to it.
         """
-        discarded = self._in_hand[self._in_hand_begun :]
-        del self._in_hand[self._in_hand_begun :]  # the batch _handle() is going through: it ends sooner
-        if self.mailbox is not None:
-            discarded += self.mailbox.take_all()
+        discarded = self.mailbox.take_all() if self.mailbox is not None else []
         if discarded:
             self.dropped += len(discarded)
             self._notify_progress()
@@ -190,23 +186,28 @@ class Subscription:
     async def consume(self) -> None:
         """Handle queued events in order until the subscription is closed and its queue empty.
 
-        Every waiting event is taken at once and handled without returning to the queue between
-        them; consecutive events for ``def`` handlers go to one worker-thread call, where they run
-        one at a time, in order.
+        Waiting events are handled one after another without a round trip through the event loop
+        between them; a run of consecutive events for ``def`` handlers goes to one worker-thread
+        call, where they run one at a time, in order. An event counts against ``maxsize`` until its
+        handler has returned.
         """
         assert self.mailbox is not None
         mailbox = self.mailbox
+        alone = self._is_async_event
         try:
             while True:
                 await mailbox.wait_for_items()
-                batch = mailbox.take_all()
-                if not batch:
+                if not mailbox:
                     return
-                failed_at = await self._handle(batch)
-                if failed_at is not None:
+                run = mailbox.take_run(alone)
+                try:
+                    done = await self._handle(run)
+                finally:
+                    mailbox.release(len(run))
+                if done is not None:
                     # It failed with on_error="raise": what it had not handled is dropped (events a
                     # worker thread had, but stopped before, included).
-                    self._in_hand_begun = failed_at
+                    self.dropped += len(run) - done
                     self.discard_unhandled()
                     return
                 self._notify_progress()
@@ -216,51 +217,42 @@ class Subscription:
             mailbox.close()
             self._stopped.set()
             self.finished = True
+            self._in_hand = []
             self._notify_progress()
 
-    async def _handle(self, batch: list[Event]) -> int | None:
-        """Handle ``batch`` in order. After a failure that ends the subscription, return how many
-        events were dealt with, the failed one included; otherwise None.
+    def _is_async_event(self, event: Event) -> bool:
+        return self.handler_for(type(event))[1]
 
-        ``batch`` may get shorter meanwhile: :meth:`discard_unhandled` cuts off what no handler was given.
-        """
-        self._in_hand = batch
-        start = self._in_hand_done = self._in_hand_begun = 0
-        while start < len(batch):
-            self._in_hand_done = start
-            handler, is_async = self.handler_for(type(batch[start]))
-            if is_async:
-                assert handler is not None
-                self._in_hand_begun = start + 1
-                try:
-                    await handler(batch[start])
-                except Exception as exc:
-                    if not self._record_failure(batch[start], exc):
-                        return start + 1
-                else:
-                    self.delivered += 1
-                start += 1
-                continue
-            end = start + 1
-            while end < len(batch) and not self.handler_for(type(batch[end]))[1]:
-                end += 1
-            calls = [(self._sync_handler_for(type(event)), event) for event in batch[start:end]]
-            stop_on_error = self.on_error == "raise"
-            self._in_hand_begun = end
-            if self._limiter is None:
-                # Its own thread slot: `def` handlers never wait for worker threads that other work
-                # holds (a compute thread waiting for this very subscriber, say).
-                self._limiter = anyio.CapacityLimiter(1)
-            done, failures = await anyio.to_thread.run_sync(
-                _call_in_order, calls, stop_on_error, self._stopped, abandon_on_cancel=True, limiter=self._limiter
-            )
-            self.delivered += done - len(failures)
-            for index, error in failures:
-                if not self._record_failure(batch[start + index], error):
-                    return start + done
-            start = end
+    async def _handle(self, run: list[Event]) -> int | None:
+        """Handle ``run``: one event for an ``async def`` handler, or consecutive events for ``def``
+        handlers, in a worker thread. After a failure that ends the subscription, return how many
+        events were dealt with, the failed one included; otherwise None."""
+        self._in_hand = run
+        handler, is_async = self.handler_for(type(run[0]))
+        assert handler is not None, "only events with a handler are queued"
+        if is_async:
+            try:
+                await handler(run[0])
+            except Exception as exc:
+                if not self._record_failure(run[0], exc):
+                    return 1
+            else:
+                self.delivered += 1
+            self._in_hand = []
+            return None
+        calls = [(self._sync_handler_for(type(event)), event) for event in run]
+        if self._limiter is None:
+            # Its own thread slot: `def` handlers never wait for worker threads that other work
+            # holds (a compute thread waiting for this very subscriber, say).
+            self._limiter = anyio.CapacityLimiter(1)
+        done, failures = await anyio.to_thread.run_sync(
+            _call_in_order, calls, self.on_error == "raise", self._stopped, abandon_on_cancel=True, limiter=self._limiter
+        )
+        self.delivered += done - len(failures)
+        for index, error in failures:
+            if not self._record_failure(run[index], error):
+                return done
         self._in_hand = []
-        self._in_hand_begun = 0
         return None
 
     def _record_failure(self, event: Event, exc: Exception) -> bool:

@@ -50,6 +50,7 @@ class _Plan:
     waits_for_room: tuple[Subscription, ...]  # queued with overflow="block" or "keep_latest"
     refuses_when_full: tuple[Subscription, ...]  # queued with overflow="error"
     keeps_places: tuple[Subscription, ...]  # queued but drop_oldest: a place is kept while delivering
+    only_queued: bool  # no inline subscriber: nothing runs between the steps of a delivery
     snapshots: bool  # the event type overrides Event.snapshot
 
 
@@ -287,6 +288,9 @@ class EventBus:
             )
         if _first_without_room(plan.waits_for_room, event) is not None:
             raise anyio.WouldBlock
+        if plan.only_queued:
+            _enqueue_everywhere(plan, event)
+            return
         reserved = _reserve_places(plan, event)
         try:
             snapshot = None
@@ -375,6 +379,7 @@ class EventBus:
             waits_for_room=tuple(s for s in queued if s.mailbox.overflow in ("block", "keep_latest")),  # type: ignore[union-attr]
             refuses_when_full=tuple(s for s in queued if s.mailbox.overflow == "error"),  # type: ignore[union-attr]
             keeps_places=tuple(s for s in queued if s.mailbox.overflow != "drop_oldest"),  # type: ignore[union-attr]
+            only_queued=len(queued) == len(steps),
             snapshots=event_type.snapshot is not Event.snapshot,
         )
         self._plans[event_type] = plan
@@ -386,9 +391,13 @@ class EventBus:
         and no inline handler is entered twice at once. A delivery that never awaits after it has room
         needs no turn: nothing can come between its steps."""
         if self._turn is None and not plan.awaited:
-            await _wait_for_room(plan.waits_for_room, event)
+            if _first_without_room(plan.waits_for_room, event) is not None:
+                await _wait_for_room(plan.waits_for_room, event)
             if self._turn is None:
-                await self._hand_out(plan, event, holds_turn=False)
+                if plan.only_queued:
+                    _enqueue_everywhere(plan, event)
+                else:
+                    await self._hand_out(plan, event, holds_turn=False)
                 return
         me = _current_task()
         if self._turn == me:
@@ -595,6 +604,21 @@ def _takes(subscription: Subscription, event: Event) -> bool:
     if not subscription.active or (subscription.mailbox is not None and subscription.mailbox.closed):
         return False
     return subscription.where is None or bool(subscription.where(event))
+
+
+def _enqueue_everywhere(plan: _Plan, event: Event) -> None:
+    """Deliver ``event`` when every subscriber is queued and each that waits for room has it: no
+    handler runs in between, so nothing can take a place, and no place need be kept."""
+    for subscription in plan.refuses_when_full:
+        mailbox = subscription.mailbox
+        assert mailbox is not None
+        if mailbox.full and _takes(subscription, event):
+            subscription.reject()
+            raise QueueFullError(subscription.name, mailbox.maxsize, event)
+    snapshot = _snapshot(plan, event)
+    for subscription, _, _ in plan.steps:
+        if _takes(subscription, event):
+            subscription.enqueue(snapshot)
 
 
 def _reserve_places(plan: _Plan, event: Event) -> list[Subscription]:

@@ -124,6 +124,18 @@ class Mailbox(Generic[T]):
                 self._readable = anyio.Event()
             await self._readable.wait()
 
+    @property
+    def items(self) -> deque[T]:
+        """The waiting items, oldest first, for a consumer to look at (never to change: take them
+        with :meth:`take_into_hand` or :meth:`take_run`)."""
+        return self._items
+
+    def take_into_hand(self) -> T:
+        """Take the oldest item into the consumer's hands; it counts against ``maxsize`` until
+        :meth:`release`. The mailbox must not be empty."""
+        self._in_hand += 1
+        return self._items.popleft()
+
     def take_run(self, alone: Callable[[T], bool]) -> list[T]:
         """Take into the consumer's hands the oldest item, and with it the items after it for which
         ``alone(item)`` is false, up to the next one for which it is true. They still count against

@@ -193,24 +193,42 @@ class Subscription:
         """
         assert self.mailbox is not None
         mailbox = self.mailbox
-        alone = self._is_async_event
+        waiting = mailbox.items
         try:
             while True:
                 await mailbox.wait_for_items()
-                if not mailbox:
+                if not waiting:
                     return
-                run = mailbox.take_run(alone)
-                try:
-                    done = await self._handle(run)
-                finally:
-                    mailbox.release(len(run))
-                if done is not None:
-                    # It failed with on_error="raise": what it had not handled is dropped (events a
-                    # worker thread had, but stopped before, included).
-                    self.dropped += len(run) - done
-                    self.discard_unhandled()
-                    return
-                self._notify_progress()
+                while waiting:
+                    handler, is_async = self.handler_for(type(waiting[0]))
+                    if is_async:
+                        assert handler is not None, "only events with a handler are queued"
+                        event = mailbox.take_into_hand()
+                        self._in_hand = [event]
+                        try:
+                            await handler(event)
+                        except Exception as exc:
+                            failed = not self._record_failure(event, exc)
+                        else:
+                            self.delivered += 1
+                            failed = False
+                        finally:
+                            mailbox.release(1)
+                        if failed:
+                            self._stop_after_failure(0)
+                            return
+                    else:
+                        run = self._in_hand = mailbox.take_run(self._is_async_event)
+                        try:
+                            done = await self._handle_in_thread(run)
+                        finally:
+                            mailbox.release(len(run))
+                        if done is not None:
+                            self._stop_after_failure(len(run) - done)
+                            return
+                    self._in_hand = []
+                    if self._progress is not None:
+                        self._notify_progress()
         finally:
             # Cancelled or done: a publisher waiting for room must not wait for a consumer that is gone,
             # and a worker thread still calling handlers stops after its current call.
@@ -220,26 +238,19 @@ class Subscription:
             self._in_hand = []
             self._notify_progress()
 
+    def _stop_after_failure(self, not_called: int) -> None:
+        """It failed with on_error="raise": what it had not handled is dropped (events a worker
+        thread had, but stopped before, included)."""
+        self.dropped += not_called
+        self.discard_unhandled()
+
     def _is_async_event(self, event: Event) -> bool:
         return self.handler_for(type(event))[1]
 
-    async def _handle(self, run: list[Event]) -> int | None:
-        """Handle ``run``: one event for an ``async def`` handler, or consecutive events for ``def``
-        handlers, in a worker thread. After a failure that ends the subscription, return how many
-        events were dealt with, the failed one included; otherwise None."""
-        self._in_hand = run
-        handler, is_async = self.handler_for(type(run[0]))
-        assert handler is not None, "only events with a handler are queued"
-        if is_async:
-            try:
-                await handler(run[0])
-            except Exception as exc:
-                if not self._record_failure(run[0], exc):
-                    return 1
-            else:
-                self.delivered += 1
-            self._in_hand = []
-            return None
+    async def _handle_in_thread(self, run: list[Event]) -> int | None:
+        """Handle ``run``, consecutive events for ``def`` handlers, in a worker thread. After a
+        failure that ends the subscription, return how many events were dealt with, the failed one
+        included; otherwise None."""
         calls = [(self._sync_handler_for(type(event)), event) for event in run]
         if self._limiter is None:
             # Its own thread slot: `def` handlers never wait for worker threads that other work
@@ -252,7 +263,6 @@ class Subscription:
         for index, error in failures:
             if not self._record_failure(run[index], error):
                 return done
-        self._in_hand = []
         return None
 
     def _record_failure(self, event: Event, exc: Exception) -> bool:

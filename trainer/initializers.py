@@ -28,6 +28,7 @@ __all__ = [
     "HeNormal",
     "HeUniform",
     "get",
+    "BudgetExceededError",
     "element_budget",
 ]
 

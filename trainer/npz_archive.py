@@ -74,16 +74,16 @@ def read_arrays(path: str, entries: list[Entry]) -> dict[str, np.ndarray]:
                 with archive.open(entry.info) as stream:
                     version = npy_format.read_magic(stream)
                     _read_npy_header(stream, version)
-                    data = stream.read(entry.nbytes)
-                if len(data) != entry.nbytes:
-                    raise ValueError(f"its array {entry.name!r} is cut short")
+                    data = bytearray(entry.nbytes)  # read in place: the array owns these bytes, no copy
+                    if stream.readinto(memoryview(data)) != entry.nbytes:  # type: ignore[attr-defined]
+                        raise ValueError(f"its array {entry.name!r} is cut short")
                 array = np.frombuffer(data, dtype=entry.dtype)
                 arrays[entry.name] = array.reshape(entry.shape[::-1]).T if entry.fortran_order else array.reshape(entry.shape)
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError) as error:
         raise ValueError(f"{path!r} is not a readable trainer file (truncated, corrupt or foreign): {error}") from None
-    return {name: np.array(array) for name, array in arrays.items()}  # own, writable copies
+    return arrays
 
 
 def _check_directory(path: str, infos: list[zipfile.ZipInfo], file_size: int) -> None:

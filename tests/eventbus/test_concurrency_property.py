@@ -29,45 +29,59 @@ PAUSES = [0, 0, 0, 0.0002, 0.001]
 @bounded
 @given(
     maxsize=st.integers(min_value=1, max_value=6),
+    overflow=st.sampled_from(["block", "drop_oldest", "keep_latest", "error"]),
     is_async=st.booleans(),
     events=st.integers(min_value=1, max_value=40),
     publishers=st.integers(min_value=1, max_value=3),
     seed=st.integers(min_value=0, max_value=2**16),
 )
 async def test_maxsize_bounds_what_a_subscriber_holds(
-    maxsize: int, is_async: bool, events: int, publishers: int, seed: int
+    maxsize: int, overflow: str, is_async: bool, events: int, publishers: int, seed: int
 ) -> None:
-    """After any publish returns, events accepted but not yet handled never exceed ``maxsize``:
-    what waits in the queue and what the consumer has taken both count."""
+    """After any publish returns, events accepted but neither handled nor dropped never exceed
+    ``maxsize``, whatever the policy: what waits in the queue and what the consumer has taken both
+    count. Nothing accepted is lost but what the policy dropped."""
     pauses = random.Random(seed)
-    accepted = 0
+    accepted: list[int] = []
+    refused = 0
     handled: list[int] = []
     worst = 0
 
-    def handle(event: Ping) -> None:
+    def handle(event: Ping | Pong) -> None:
         handled.append(event.n)
 
-    async def handle_async(event: Ping) -> None:
+    async def handle_async(event: Ping | Pong) -> None:
         await anyio.sleep(pauses.choice(PAUSES))
         handled.append(event.n)
 
     async with EventBus() as bus:
-        bus.subscribe(Ping, handle_async if is_async else handle, mode="queued", maxsize=maxsize)
+        subscription = bus.subscribe(
+            (Ping, Pong), handle_async if is_async else handle, mode="queued", maxsize=maxsize, overflow=overflow  # type: ignore[arg-type]
+        )
 
         async def publisher(first: int) -> None:
-            nonlocal accepted, worst
+            nonlocal refused, worst
             for n in range(first, events, publishers):
-                await bus.publish(Ping(n))
-                accepted += 1
-                worst = max(worst, accepted - len(handled))
+                try:
+                    await bus.publish((Ping if n % 3 else Pong)(n))
+                except QueueFullError:
+                    refused += 1
+                    await anyio.sleep(0.0005)
+                    continue
+                accepted.append(n)
+                dropped = subscription.stats.dropped - refused
+                worst = max(worst, len(accepted) - len(handled) - dropped)
                 if pauses.random() < 0.3:
                     await anyio.sleep(0)
 
         async with anyio.create_task_group() as group:
             for first in range(publishers):
                 group.start_soon(publisher, first)
-    assert worst <= maxsize, f"{worst} events outstanding with maxsize={maxsize}"
-    assert sorted(handled) == list(range(events))
+    assert worst <= maxsize, f"{worst} events outstanding with maxsize={maxsize}, overflow={overflow!r}"
+    assert set(handled) <= set(accepted)
+    assert len(handled) == len(accepted) - (subscription.stats.dropped - refused)
+    if overflow == "block":
+        assert sorted(handled) == list(range(events))
 
 
 @bounded

@@ -61,13 +61,20 @@ class EventBus:
 
     Guarantees:
 
-    * Each subscriber receives the events of its types in publication order, each once.
+    * Each subscriber receives the events of its types in publication order, each once, and all
+      subscribers see one order (a total order per bus), whatever mix of tasks and threads publish.
+    * A delivery that awaits an inline ``async def`` handler is the only one under way until it
+      ends (other publishers wait their turn), so no inline handler is entered while it is already
+      running; an event a handler publishes during its own delivery is delivered at once, depth first.
     * *Inline* subscribers are called inside :meth:`publish`, in subscription order; their
       exceptions propagate to the publisher, and later subscribers do not receive that event.
     * *Queued* subscribers each have a bounded queue and a consumer task; :meth:`publish` returns
       once the event is queued (or its overflow policy has acted), so a slow subscriber slows
-      neither the publisher (while its queue has room) nor other subscribers. Their exceptions are
-      raised at the next barrier, :meth:`drain` or leaving the bus, as :class:`DeliveryError`.
+      neither the publisher (while its queue has room) nor other subscribers. ``maxsize`` bounds
+      what one holds: events waiting plus those its consumer has taken and not yet handled. Their
+      exceptions are raised at the next barrier, :meth:`drain` or leaving the bus, as
+      :class:`DeliveryError`.
+    * An event an ``overflow="error"`` queue refuses (:class:`QueueFullError`) reaches nobody.
     * A publish waiting for room in a ``block`` queue, if cancelled, has delivered the event to
       nobody. (With inline ``async def`` subscribers a publish can be cancelled part-way.)
     * Leaving the bus without an exception drains it within ``drain_timeout`` seconds, else raises
@@ -124,8 +131,10 @@ class EventBus:
         ``handler`` may be ``def`` or ``async def``. ``mode="inline"`` calls it inside
         :meth:`publish`; ``mode="queued"`` gives it a queue of ``maxsize`` events and a task of its
         own, and runs a ``def`` handler in a worker thread, one call at a time, in order.
-        ``overflow`` says what happens when that queue is full: ``"block"`` the publisher waits,
-        ``"drop_oldest"`` the oldest waiting event is discarded, ``"keep_latest"`` coalesces (the
+        The queue is full when it holds ``maxsize`` events, waiting or taken by the consumer and not
+        yet handled; ``overflow`` says what happens then: ``"block"`` the publisher waits,
+        ``"drop_oldest"`` the oldest waiting event is discarded (the newcomer, if the handler has all
+        ``maxsize`` in hand: the publisher never waits), ``"keep_latest"`` coalesces (the
         oldest waiting event of the same type is discarded, else the oldest one that a younger event
         of its type supersedes; the publisher waits only if every waiting event is the only one of its
         type), ``"error"`` publish raises :class:`QueueFullError`. ``on_error="log"`` logs a queued

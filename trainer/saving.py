@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -188,8 +189,17 @@ def save_model(model: Sequential, filepath: str | os.PathLike[str]) -> None:
     _atomic_write(path, model_contents(model))
 
 
-def load_backup(model: Sequential, filepath: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Restore weights and optimizer state from a backup, all or nothing; return its `state` and `arrays`."""
+def load_backup(
+    model: Sequential,
+    filepath: str | os.PathLike[str],
+    *,
+    check_state: Callable[[dict[str, Any], dict[str, np.ndarray]], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Restore weights and optimizer state from a backup, all or nothing; return its `state` and `arrays`.
+
+    `check_state(state, arrays)`, if given, is called before the model is changed: what it raises
+    (KeyError, TypeError, ValueError, ...) becomes a ValueError naming the file, the model unchanged.
+    """
     path = _check_suffix(filepath, BACKUP_SUFFIX, "load_backup")
     header, entries = _survey(path, "backup")
     model_weights = _built_weights(model)
@@ -199,10 +209,16 @@ def load_backup(model: Sequential, filepath: str | os.PathLike[str]) -> tuple[di
     limit = 4 * sum(w.nbytes for w in model_weights) + (1 << 20)
     extra_entries = file_checks.check_extra_entries(path, entries, limit)
     weights, arrays = _read_checked(path, weight_entries, optimizer_entries + extra_entries)
+    state = header.get("state", {})
+    extra = {name.removeprefix("extra/"): v for name, v in arrays.items() if name.startswith("extra/")}
+    if check_state is not None:
+        try:
+            check_state(state, extra)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as error:
+            raise ValueError(f"{path!r}: its training state cannot be resumed from: {error!r}") from None
     _restore_optimizer(path, model, arrays)
     model.set_weights(weights)
-    extra = {name.removeprefix("extra/"): v for name, v in arrays.items() if name.startswith("extra/")}
-    return header.get("state", {}), extra
+    return state, extra
 
 
 def load_model(filepath: str | os.PathLike[str], compile: bool = True) -> Sequential:  # noqa: A002 (Keras's name)

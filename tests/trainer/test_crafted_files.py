@@ -310,3 +310,35 @@ def test_a_failed_write_leaves_stale_temporaries_alone(tmp_path: Path) -> None:
         write_atomically(target, fail)
     assert stale.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [stale.name]
+
+
+RESUME_STATES: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
+    ("no epoch", lambda s: {k: v for k, v in s.items() if k != "epoch"}, "KeyError('epoch')"),
+    ("an epoch that is a string", _set(["epoch"], "two"), "'epoch' must be an integer >= 0"),
+    ("a negative epoch", _set(["epoch"], -1), "'epoch' must be an integer >= 0"),
+    ("generators that are a list", _set(["generators"], [1]), "'generators' must be a mapping"),
+    ("no callbacks", lambda s: {k: v for k, v in s.items() if k != "callbacks"}, "KeyError('callbacks')"),
+    ("a callback state naming a missing array", _set(["callbacks"], [{"position": 0, "class": "X", "state": {"__array__": "gone"}}]), "gone"),
+    ("a callback state that is a string", _set(["callbacks"], ["EarlyStopping"]), "must name its 'position' and 'class'"),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "fragment"), RESUME_STATES, ids=[c[0] for c in RESUME_STATES])
+def test_backup_and_restore_refuses_a_state_it_cannot_resume_and_changes_nothing(
+    classifier, data, tmp_path: Path, case: str, edit: Callable[[dict[str, Any]], Any], fragment: str
+) -> None:
+    from trainer.callbacks.backup_and_restore import BACKUP_FILE, BackupAndRestore
+
+    x, y = data
+    backups = tmp_path / "backups"
+    classifier.fit(x, y, epochs=1, verbose=0, callbacks=[BackupAndRestore(backups, delete_checkpoint=False)])
+    path = backups / BACKUP_FILE
+    arrays = _entries(path)
+    header = _header(arrays)
+    header["state"] = edit(header["state"])
+    _write(path, _with_header(arrays, header))
+    weights, state = classifier.get_weights(), _optimizer_state(classifier)
+    with pytest.raises(ValueError) as info:
+        classifier.fit(x, y, epochs=2, verbose=0, callbacks=[BackupAndRestore(backups, delete_checkpoint=False)])
+    assert str(path) in str(info.value) and fragment in str(info.value), str(info.value)
+    _assert_unchanged(classifier, weights, state)

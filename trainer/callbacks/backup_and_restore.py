@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import shutil
 import warnings
@@ -73,11 +74,33 @@ class BackupAndRestore(Callback):
         self._pending_states = []
         if not os.path.exists(self._path):
             return
-        state, arrays = await anyio.to_thread.run_sync(saving.load_backup, self.model, self._path)
+        state, arrays = await anyio.to_thread.run_sync(
+            functools.partial(saving.load_backup, self.model, self._path, check_state=self._check_state)
+        )
         _set_generator_states(self.model, state["generators"])
         # Callbacks reset themselves in on_train_begin, some after this one: theirs is restored later.
         self._pending_states = _decoded(state["callbacks"], arrays)
         self.model._initial_epoch = state["epoch"]  # fit_loop resumes there
+
+    def _check_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Raise unless ``state`` is one this run can resume from (called before the model changes)."""
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"'epoch' must be an integer >= 0, got {epoch!r}")
+        generators = state["generators"]
+        if not isinstance(generators, dict):
+            raise TypeError(f"'generators' must be a mapping, got {type(generators).__name__}")
+        for position, generator in _generators(self.model):
+            if str(position) in generators:
+                trial = type(generator.bit_generator)()  # a throwaway one takes the state first
+                trial.state = generators[str(position)]
+        callbacks = state["callbacks"]
+        if not isinstance(callbacks, list):
+            raise TypeError(f"'callbacks' must be a list, got {type(callbacks).__name__}")
+        for saved in callbacks:
+            if not isinstance(saved, dict) or not isinstance(saved["position"], int) or not isinstance(saved["class"], str):
+                raise TypeError(f"each saved callback state must name its 'position' and 'class', got {saved!r:.80}")
+            _decoded(saved["state"], arrays)
 
     async def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> Awaitable[None] | None:
         self._current_epoch = epoch

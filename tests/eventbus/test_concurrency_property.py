@@ -7,7 +7,9 @@ were written for showed within the first examples.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -22,7 +24,17 @@ from .events import Ping, Pong
 
 pytestmark = pytest.mark.anyio
 
-bounded = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# A few dozen examples of a few milliseconds each; an example past the deadline (or a delivery
+# that never ends, caught by the fail_after in each) is a failure, never a hung suite.
+bounded = settings(max_examples=30, deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.function_scoped_fixture])
+EXAMPLE_SECONDS = 4
+
+
+@asynccontextmanager
+async def _bounded_bus() -> AsyncIterator[EventBus]:
+    with anyio.fail_after(EXAMPLE_SECONDS):
+        async with EventBus() as bus:
+            yield bus
 PAUSES = [0, 0, 0, 0.0002, 0.001]
 
 
@@ -54,7 +66,7 @@ async def test_maxsize_bounds_what_a_subscriber_holds(
         await anyio.sleep(pauses.choice(PAUSES))
         handled.append(event.n)
 
-    async with EventBus() as bus:
+    async with _bounded_bus() as bus:
         subscription = bus.subscribe(
             (Ping, Pong), handle_async if is_async else handle, mode="queued", maxsize=maxsize, overflow=overflow  # type: ignore[arg-type]
         )
@@ -109,7 +121,7 @@ async def test_a_refused_event_reaches_nobody(maxsize: int, publishers: int, eve
         await anyio.sleep(0.001)
         queued.append(event.n)
 
-    async with EventBus() as bus:
+    async with _bounded_bus() as bus:
         bus.subscribe(Ping, inline_first)
         bus.subscribe(Ping, slow_queue, mode="queued", maxsize=maxsize, overflow="error")
         bus.subscribe(Ping, lambda event: after.append(event.n))
@@ -183,7 +195,7 @@ async def test_one_order_for_all_subscribers(
             return handler
         return lambda event: sink.append((type(event).__name__, event.n))
 
-    async with EventBus() as bus:
+    async with _bounded_bus() as bus:
         for index, (kind, event_type) in enumerate(kinds):
             types: Any = (Ping, Pong) if event_type is None else event_type
             mode = "queued" if kind.startswith("queued") else "inline"

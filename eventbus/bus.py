@@ -656,10 +656,9 @@ def _enqueue_reserved(subscription: Subscription, snapshot: Event, reserved: lis
         reserved.remove(subscription)
         mailbox = subscription.mailbox
         assert mailbox is not None
+        mailbox.unreserve()  # the place it frees is this event's: nothing runs before the put
         if _takes(subscription, event):
-            subscription.enqueue(snapshot, reserved=True)
-        else:
-            mailbox.unreserve()
+            subscription.enqueue(snapshot)
         return True
     if subscription.mailbox is not None and subscription.mailbox.overflow == "error":
         return True

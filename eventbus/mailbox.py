@@ -61,25 +61,24 @@ class Mailbox(Generic[T]):
         return self.overflow == "keep_latest" and self._superseded(item) is not None
 
     def reserve(self) -> None:
-        """Keep a place for an item that :meth:`put` will bring (``reserved=True``) or
-        :meth:`unreserve` give back; there must be room."""
+        """Keep a place for an item a delivery under way will bring; there must be room. The
+        deliverer gives it back with :meth:`unreserve`, then puts the item in the place freed."""
         self._reserved += 1
 
     def unreserve(self) -> None:
         """Give back a place :meth:`reserve` kept."""
         self._reserved -= 1
-        self._wake_writers()
+        if self._writable is not None:
+            self._wake_writers()
 
-    def put(self, item: T, *, reserved: bool = False) -> T | None:
+    def put(self, item: T) -> T | None:
         """Append ``item`` now, making room as the policy says; returns the item discarded, if any
         (with ``drop_oldest`` and nothing waiting to discard, ``item`` itself: it is not queued).
 
-        :meth:`has_room_for` must have said yes, or a place been reserved.
+        :meth:`has_room_for` must have said yes.
         """
         dropped = None
-        if reserved:
-            self._reserved -= 1
-        elif len(self._items) + self._in_hand + self._reserved >= self.maxsize:
+        if len(self._items) + self._in_hand + self._reserved >= self.maxsize:
             if self.overflow == "drop_oldest":
                 if not self._items:
                     return item  # every place is in the consumer's hands: they cannot be taken back
@@ -151,7 +150,8 @@ class Mailbox(Generic[T]):
     def release(self, count: int) -> None:
         """The consumer is done with ``count`` items it took: their places are free."""
         self._in_hand -= count
-        self._wake_writers()
+        if self._writable is not None:
+            self._wake_writers()
 
     def take_all(self) -> list[T]:
         """Remove and return every waiting item, oldest first; the taker is done with them."""

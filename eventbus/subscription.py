@@ -132,12 +132,11 @@ class Subscription:
         assert handler is not None, "only events with a handler are queued"
         return handler
 
-    def enqueue(self, event: Event, *, reserved: bool = False) -> None:
-        """Put ``event`` in this subscriber's queue now (room was checked or ``reserved``, or the
-        policy makes it)."""
+    def enqueue(self, event: Event) -> None:
+        """Put ``event`` in this subscriber's queue now (room was checked, or the policy makes it)."""
         assert self.mailbox is not None
         self.accepted += 1
-        if self.mailbox.put(event, reserved=reserved) is not None:
+        if self.mailbox.put(event) is not None:
             self.dropped += 1
             self._notify_progress()
 

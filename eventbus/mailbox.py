@@ -45,12 +45,8 @@ class Mailbox(Generic[T]):
         return len(self._items)
 
     @property
-    def held(self) -> int:
-        """What counts against ``maxsize``: waiting, in the consumer's hands, and reserved."""
-        return len(self._items) + self._in_hand + self._reserved
-
-    @property
     def full(self) -> bool:
+        """Whether it holds ``maxsize`` items: waiting, in the consumer's hands, and reserved."""
         return len(self._items) + self._in_hand + self._reserved >= self.maxsize
 
     def has_room_for(self, item: T) -> bool:

@@ -342,3 +342,12 @@ def test_backup_and_restore_refuses_a_state_it_cannot_resume_and_changes_nothing
         classifier.fit(x, y, epochs=2, verbose=0, callbacks=[BackupAndRestore(backups, delete_checkpoint=False)])
     assert str(path) in str(info.value) and fragment in str(info.value), str(info.value)
     _assert_unchanged(classifier, weights, state)
+
+
+def test_a_header_larger_than_any_architecture_is_refused_unread(classifier, tmp_path: Path) -> None:
+    from trainer.file_checks import HEADER_LIMIT
+
+    good = tmp_path / "good.weights.npz"
+    classifier.save_weights(good)
+    bad = _write(tmp_path / "bad.weights.npz", {**_entries(good), "trainer_header": np.array(" " * (HEADER_LIMIT // 4 + 1))})
+    _check_refused(bad, lambda: classifier.load_weights(bad), f"more than the {HEADER_LIMIT} read")

@@ -22,11 +22,18 @@ from trainer.random import make_generator
 __all__ = [
     "Initializer",
     "Zeros",
+    "Ones",
+    "Constant",
     "RandomNormal",
     "RandomUniform",
     "GlorotUniform",
+    "GlorotNormal",
     "HeNormal",
     "HeUniform",
+    "LecunNormal",
+    "LecunUniform",
+    "Orthogonal",
+    "CLASSES",
     "get",
     "BudgetExceededError",
     "element_budget",
@@ -119,6 +126,28 @@ class Zeros(Initializer):
         return np.zeros(tuple(shape), dtype=np.float32)
 
 
+class Ones(Initializer):
+    """All ones (BatchNormalization's gamma)."""
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        return np.ones(tuple(shape), dtype=np.float32)
+
+
+class Constant(Initializer):
+    """Every entry `value`."""
+
+    def __init__(self, value: float = 0.0) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"Constant `value` must be a finite number, got {value!r}.")
+        self.value = float(value)
+
+    def __call__(self, shape: Sequence[int]) -> np.ndarray:
+        return np.full(tuple(shape), self.value, dtype=np.float32)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+
 class _SeededInitializer(Initializer):
     def __init__(self, seed: int | None = None) -> None:
         make_generator(seed)  # validates the seed now rather than at build time
@@ -161,31 +190,81 @@ class RandomUniform(_SeededInitializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
-class GlorotUniform(_SeededInitializer):
-    """Uniform on ±sqrt(6 / (fan_in + fan_out)) (the default kernel initializer)."""
+class _VarianceScaling(_SeededInitializer):
+    """Variance `scale / fan` (fan_in, or the mean of fan_in and fan_out), uniform or truncated normal."""
+
+    scale = 1.0
+    fan = "fan_in"
+    distribution = "uniform"
 
     def __call__(self, shape: Sequence[int]) -> np.ndarray:
         fan_in, fan_out = compute_fans(shape)
-        limit = math.sqrt(6.0 / (fan_in + fan_out))
-        return self._generator().uniform(-limit, limit, tuple(shape)).astype(np.float32)
+        variance = self.scale / (fan_in if self.fan == "fan_in" else (fan_in + fan_out) / 2)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return self._generator().uniform(-limit, limit, tuple(shape)).astype(np.float32)
+        stddev = math.sqrt(variance) / _TRUNCATED_STDDEV_FACTOR
+        return _truncated_normal(self._generator(), stddev, tuple(shape)).astype(np.float32)
 
 
-class HeUniform(_SeededInitializer):
+class GlorotUniform(_VarianceScaling):
+    """Uniform on ±sqrt(6 / (fan_in + fan_out)) (the default kernel initializer)."""
+
+    fan = "fan_avg"
+
+
+class HeUniform(_VarianceScaling):
     """Uniform on ±sqrt(6 / fan_in)."""
 
-    def __call__(self, shape: Sequence[int]) -> np.ndarray:
-        fan_in, _ = compute_fans(shape)
-        limit = math.sqrt(6.0 / fan_in)
-        return self._generator().uniform(-limit, limit, tuple(shape)).astype(np.float32)
+    scale = 2.0
 
 
-class HeNormal(_SeededInitializer):
+class HeNormal(_VarianceScaling):
     """Truncated normal (at 2 standard deviations) with variance 2 / fan_in."""
 
+    scale = 2.0
+    distribution = "normal"
+
+
+class LecunUniform(_VarianceScaling):
+    """Uniform on ±sqrt(3 / fan_in)."""
+
+
+class LecunNormal(_VarianceScaling):
+    """Truncated normal (at 2 standard deviations) with variance 1 / fan_in."""
+
+    distribution = "normal"
+
+
+class GlorotNormal(_VarianceScaling):
+    """Truncated normal (at 2 standard deviations) with variance 2 / (fan_in + fan_out)."""
+
+    fan = "fan_avg"
+    distribution = "normal"
+
+
+class Orthogonal(_SeededInitializer):
+    """`gain` times a random orthogonal matrix (rows or columns orthonormal, whichever are fewer),
+    over the last axis against all the others flattened."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not math.isfinite(gain):
+            raise ValueError(f"Orthogonal `gain` must be a finite number, got {gain!r}.")
+        super().__init__(seed)
+        self.gain = float(gain)
+
     def __call__(self, shape: Sequence[int]) -> np.ndarray:
-        fan_in, _ = compute_fans(shape)
-        stddev = math.sqrt(2.0 / fan_in) / _TRUNCATED_STDDEV_FACTOR
-        return _truncated_normal(self._generator(), stddev, tuple(shape)).astype(np.float32)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializes weights of at least 2 dimensions, got shape {tuple(shape)}.")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        q, r = np.linalg.qr(self._generator().normal(size=(max(rows, cols), min(rows, cols))))
+        q *= np.sign(np.diag(r))  # makes the distribution uniform over orthogonal matrices
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(tuple(shape)).astype(np.float32)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain, "seed": self.seed}
 
 
 def _truncated_normal(generator: np.random.Generator, stddev: float, shape: tuple[int, ...]) -> np.ndarray:
@@ -197,13 +276,28 @@ def _truncated_normal(generator: np.random.Generator, stddev: float, shape: tupl
     return values
 
 
+CLASSES: tuple[type[Initializer], ...] = (
+    Zeros, Ones, Constant, RandomNormal, RandomUniform, GlorotUniform, GlorotNormal,
+    HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal,
+)
 _BY_NAME: dict[str, type[Initializer]] = {
     "zeros": Zeros,
+    "zero": Zeros,
+    "ones": Ones,
+    "one": Ones,
+    "constant": Constant,
     "random_normal": RandomNormal,
+    "normal": RandomNormal,
     "random_uniform": RandomUniform,
+    "uniform": RandomUniform,
     "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
     "he_normal": HeNormal,
     "he_uniform": HeUniform,
+    "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform,
+    "orthogonal": Orthogonal,
+    **{cls.__name__: cls for cls in CLASSES},
 }
 
 

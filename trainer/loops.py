@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .batching import Batches
+from .batching import EpochBatches
 from .events import (
     EpochBegin,
     EpochEnd,
@@ -40,8 +40,8 @@ Logs = dict[str, Any]
 def fit_loop(
     model: Any,
     run: Run,
-    train: Batches,
-    validation: Batches | None,
+    train: EpochBatches,
+    validation: EpochBatches | None,
     *,
     epochs: int,
     initial_epoch: int,
@@ -82,7 +82,7 @@ def fit_loop(
     run.emit(TrainEnd, logs)
 
 
-def evaluate_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution: int) -> Logs:
+def evaluate_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_execution: int) -> Logs:
     """Run the test hooks over ``batches``; return the final metrics (what ``on_test_end`` got)."""
     model.stop_evaluating = False
     model.reset_metrics()
@@ -102,7 +102,7 @@ def evaluate_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution
     return logs
 
 
-def predict_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution: int) -> np.ndarray:
+def predict_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_execution: int) -> np.ndarray:
     """Run the predict hooks over ``batches``; return the outputs, concatenated."""
     model.stop_predicting = False
     run.emit(PredictBegin, {})

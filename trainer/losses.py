@@ -432,6 +432,14 @@ def get(identifier: str | Loss | Callable[..., np.ndarray]) -> Loss:
         return lookup("loss", identifier, _BY_NAME)()
     if identifier in _CLASS_OF_FUNCTION:
         return _CLASS_OF_FUNCTION[identifier]()
+    if callable(identifier) and not isinstance(identifier, type):
+        raise TypeError(
+            f"loss={getattr(identifier, '__name__', identifier)!r} is a plain function; this engine cannot train "
+            "with it, because it has no gradient to follow (numpy cannot derive one, as Keras's backends do). "
+            "Subclass trainer.losses.Loss instead, with call(y_true, y_pred) -> per-sample values and "
+            "gradient(y_true, y_pred) -> their derivative with respect to y_pred (see the README, "
+            "'Your own loss and metrics'); or pass a name such as 'mse'."
+        )
     raise TypeError(
         f"loss must be a name, a trainer.losses.Loss or a function from trainer.losses, got {identifier!r}."
     )

@@ -23,6 +23,7 @@ from trainer.layers.layer import Layer, Shape, check_weights_fit
 from trainer.losses import Loss  # by name: in Sequential's body the `losses` property hides the module
 from trainer.names import unique_name
 from trainer.serialization import deserialize, serialize
+from trainer.stop_flag import StopTrainingFlag
 from trainer.summary import format_summary
 from trainer.training import Trainer
 from trainer.validation import Batch, DataSpec, validate_data, validate_inputs
@@ -34,6 +35,8 @@ Logs = dict[str, float]
 
 class Sequential(Trainer):
     """Layers applied in order. Keras 3's names: `add`, `compile`, `fit`, `evaluate`, `predict`, ..."""
+
+    stop_training = StopTrainingFlag()
 
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None) -> None:
         self.name = name or unique_name("sequential")
@@ -112,7 +115,7 @@ class Sequential(Trainer):
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live weight arrays of every layer, in order (each Dense: kernel, then bias)."""
+        """The live weight arrays of every layer, in order (each Dense: kernel, then bias), trainable or not."""
         return [w for layer in self._layers for w in layer.weights]
 
     @property
@@ -166,7 +169,12 @@ class Sequential(Trainer):
         weighted = list(weighted_metrics or [])
         for identifier in identifiers + weighted:
             if not _is_accuracy(identifier):
-                metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
+                metric = metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
+                if not getattr(metric, "scalar", True):
+                    raise ValueError(
+                        f"Metric {metric.name!r} gives one value per class or threshold, and logs hold numbers: "
+                        "give it one threshold, or an `average` ('micro', 'macro' or 'weighted')."
+                    )
         self.optimizer = optimizers.get(optimizer)
         self.loss = resolved_loss
         self.steps_per_execution = steps_per_execution
@@ -207,7 +215,7 @@ class Sequential(Trainer):
     def _data_spec(self) -> DataSpec:
         if self.loss is None:
             raise RuntimeError("You must call compile() before training or evaluating the model.")
-        return DataSpec(self.input_shape[1:], self.output_shape[1:], self.loss.sparse_labels)
+        return DataSpec(self.input_shape[1:], self.output_shape[1:], self.loss.sparse_labels, self._input_dtype)
 
     def _validate_data(
         self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict[int, float] | None = None
@@ -248,9 +256,8 @@ class Sequential(Trainer):
         softmax_head = isinstance(last, (Dense, Activation)) and last.activation is activations.softmax
         self._fused_softmax = softmax_head and self.loss is not None and self.loss.fuses_softmax
         self._trainable_layers = [layer for layer in self._layers if layer.trainable]
-        self._trainable = [w for layer in self._trainable_layers for w in layer.weights]
-        self._regularized = [layer for layer in self._layers if isinstance(layer, Dense) and (
-            layer.kernel_regularizer is not None or layer.bias_regularizer is not None)]
+        self._trainable = [w for layer in self._trainable_layers for w in layer.trainable_weights]
+        self._regularized = [layer for layer in self._layers if layer.losses]
         self._prepared = True
 
     # ----- the core, one batch at a time, on validated arrays
@@ -345,9 +352,13 @@ class Sequential(Trainer):
         return self._predict_step(self._validate_inputs(x))
 
     def _validate_inputs(self, x: Any) -> np.ndarray:
-        """float32 inputs that fit the model, building it from `x` if it has no Input yet."""
+        """Inputs of the model's input dtype that fit it, building it from `x` if it has no Input yet."""
         self._build_from(x)
-        return validate_inputs(x, DataSpec(self.input_shape[1:], (), False))
+        return validate_inputs(x, DataSpec(self.input_shape[1:], (), False, self._input_dtype))
+
+    @property
+    def _input_dtype(self) -> str:
+        return self._input.dtype if self._input is not None else "float32"
 
     def _results(self, return_dict: bool) -> float | list[float] | Logs:
         logs = self.get_metrics_result()

@@ -124,7 +124,12 @@ def _entry(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Entry:
             header_length = stream.tell()
     except (ValueError, SyntaxError, TypeError) as error:
         raise ValueError(f"{path!r}: array {name!r} has no valid .npy header: {error}") from None
-    if dtype.hasobject or dtype.kind == "V" or dtype.fields is not None or dtype.subdtype is not None:
+    if dtype.hasobject:
+        raise ValueError(
+            f"{path!r}: array {name!r} holds pickled Python objects, which a trainer file never does "
+            "(they are never loaded)."
+        )
+    if dtype.kind == "V" or dtype.fields is not None or dtype.subdtype is not None:
         raise ValueError(f"{path!r}: array {name!r} has dtype {dtype}, which a trainer file never holds.")
     if any(not isinstance(n, int) or n < 0 for n in shape):
         raise ValueError(f"{path!r}: array {name!r} declares the shape {shape}.")

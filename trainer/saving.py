@@ -11,7 +11,8 @@ training goes on: `weights_contents` / `model_contents` / `backup_contents` copy
 hold (cheap), `write_contents` writes it (slow). `save_weights` and `save_model` do both.
 
 Guarantees:
-- Reading uses `allow_pickle=False` and instantiates only the engine's known classes.
+- Reading uses `allow_pickle=False` and instantiates only the engine's known classes and the layers
+  registered with `register_serializable`.
 - Writing goes to a temporary file in the same directory, flushed and fsynced, then renamed
   over the target: a crash or error leaves either the old file or the new one, never half of one.
 - A file that is not ours, is truncated or corrupt, or does not fit the model raises ValueError
@@ -30,6 +31,7 @@ import numpy as np
 from trainer import file_checks
 from trainer.atomic_file import write_atomically
 from trainer.initializers import BudgetExceededError, element_budget
+from trainer.layers.registry import register_serializable
 from trainer.model import Sequential
 from trainer.npz_archive import Entry, read_arrays, survey
 
@@ -43,6 +45,7 @@ __all__ = [
     "load_model",
     "load_weights",
     "model_contents",
+    "register_serializable",
     "save_model",
     "save_weights",
     "weights_contents",
@@ -116,8 +119,8 @@ def _optimizer_entries(path: str, entries: dict[str, Entry], model: Sequential) 
         return []
     if model.optimizer is None:
         raise ValueError(f"{path!r} holds optimizer state, but model {model.name!r} has no optimizer: compile it first.")
-    shapes = [w.shape for w in model.trainable_weights]
-    return file_checks.check_optimizer_entries(path, entries, file_checks.expected_optimizer_state(model.optimizer, shapes))
+    expected = file_checks.expected_optimizer_state(model.optimizer, model.trainable_weights)
+    return file_checks.check_optimizer_entries(path, entries, expected)
 
 
 def _restore_optimizer(path: str, model: Sequential, arrays: dict[str, np.ndarray]) -> None:

@@ -33,6 +33,7 @@ class ProgbarLogger(Callback):
         self._fitting = False
         self._started = 0.0
         self._drawn = 0.0
+        self._seen = 0  # batches done in this epoch (or evaluation), for an epoch of unknown length
 
     @property
     def verbose(self) -> int:
@@ -49,6 +50,7 @@ class ProgbarLogger(Callback):
         self._started = _happened()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._seen = batch + 1
         if self.verbose == 1:
             self._render(batch + 1, logs or {}, final=False)
 
@@ -60,6 +62,8 @@ class ProgbarLogger(Callback):
             self._started = _happened()
 
     def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._fitting:
+            self._seen = batch + 1
         if not self._fitting and self.verbose == 1:
             self._render(batch + 1, logs or {}, final=False)
 
@@ -71,6 +75,7 @@ class ProgbarLogger(Callback):
         self._started = _happened()
 
     def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._seen = batch + 1
         if self.verbose == 1:
             self._render(batch + 1, {}, final=False)
 
@@ -83,12 +88,18 @@ class ProgbarLogger(Callback):
             return
         self._drawn = now
         steps = self.params["steps"]
+        if steps is None:  # not known before the data ran out (a generator): Keras's "Unknown", then the count
+            done = self._seen if final else done
+            steps = done if final else None
         elapsed = _happened() - self._started
         per_step = _per_step(elapsed / max(done, 1))
         metrics = "".join(f" - {key}: {_number(value)}" for key, value in logs.items())
         if self.verbose == 2:
             if final:
                 self._write(f"{steps}/{steps} - {elapsed:.0f}s - {per_step}{metrics}\n")
+            return
+        if steps is None:
+            self._write(f"\r{done}/Unknown {elapsed:.0f}s {per_step}{metrics}")
             return
         filled = _BAR_WIDTH * done // max(steps, 1)
         bar = "━" * filled + " " * (_BAR_WIDTH - filled)

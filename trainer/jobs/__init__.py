@@ -7,7 +7,7 @@ listed, followed (:meth:`JobManager.follow`), cancelled and resumed from their b
 
 from .errors import JobLimitError, JobStateError, UnknownJobError
 from .event_stream import JobEventStream
-from .events import JobStatusChanged, Level
+from .events import JobStatusChanged, Level, level_types, of_job
 from .job import Job
 from .manager import MIN_FOLLOW_MAXSIZE, JobManager
 from .records import event_record, job_record
@@ -29,4 +29,6 @@ __all__ = [
     "UnknownJobError",
     "event_record",
     "job_record",
+    "level_types",
+    "of_job",
 ]

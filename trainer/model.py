@@ -272,9 +272,14 @@ class Sequential(Trainer):
             assert grad_inputs is not None  # only the first layer, called last, is asked for none
             grad_inputs = layers[index].backward(grad_inputs, index > 0)
 
-    def _total_loss(self, y: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None) -> np.float32:
+    def _total_loss(
+        self, y: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None, values: np.ndarray | None = None
+    ) -> np.float32:
+        """The reduced loss plus the penalties; ``values``, if given, are ``loss.call(y, y_pred)``."""
         loss = self.loss
-        value = losses.reduce_values(loss.call(y, y_pred), sample_weight, loss.reduction)  # type: ignore[union-attr]
+        if values is None:
+            values = loss.call(y, y_pred)  # type: ignore[union-attr]
+        value = losses.reduce_values(values, sample_weight, loss.reduction)  # type: ignore[union-attr]
         for layer in self._regularized:
             for penalty in layer.losses:
                 value = np.float32(value + penalty)
@@ -285,10 +290,14 @@ class Sequential(Trainer):
         y_pred = self._forward(x, training=True)
         n = len(x)
         loss = self.loss
-        grad = loss.softmax_gradient(y, y_pred) if self._fused_softmax else loss.gradient(y, y_pred)  # type: ignore[union-attr]
+        values = None
+        if self._fused_softmax:
+            values, grad = loss.softmax_values_and_gradient(y, y_pred)  # type: ignore[union-attr]
+        else:
+            grad = loss.gradient(y, y_pred)  # type: ignore[union-attr]
         scale = losses.reduction_weights(sample_weight, n, loss.reduction)  # type: ignore[union-attr]
         grad *= scale if np.ndim(scale) == 0 else scale.reshape((n,) + (1,) * (grad.ndim - 1))
-        total = self._total_loss(y, y_pred, sample_weight)  # penalties on the weights before the step, as Keras
+        total = self._total_loss(y, y_pred, sample_weight, values)  # penalties on the weights before the step, as Keras
         self._backward(grad)
         self.optimizer.apply([g for layer in self._trainable_layers for g in layer.gradients], self._trainable)  # type: ignore[union-attr]
         self._update_metrics(total, n, y, y_pred, sample_weight)

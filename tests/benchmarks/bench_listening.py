@@ -1,0 +1,265 @@
+"""The cost of listening to batch events, side by side; prints one JSON object per result.
+
+    python -m tests.benchmarks.bench_listening [--repeats 7] [--samples 40000]
+    python -m tests.benchmarks.bench_listening --keras-python /work/wt/keras-venv/bin/python
+
+A small MLP 16-64-64-4 (relu, softmax + sparse_categorical_crossentropy, SGD 0.01), batch 32, one
+epoch of synthetic data per measurement, ``shuffle=False``, interpreter work rather than BLAS: where
+the engine's per-batch costs show most. The variants alternate, so machine noise hits them alike;
+medians are reported, with each variant's ratio to ``fit`` at ``verbose=0`` and its extra cost per
+batch (``delta_us_per_batch``):
+
+* ``bare``: the same maths as a plain numpy loop, no framework; ``fit_verbose_0`` is compared with it
+  in samples per second (``fit_over_bare_samples_per_second``);
+* ``fit_verbose_1`` / ``fit_verbose_2``: the progress bar (written to an in-memory stream);
+* ``one_thread_hook``: one ``delivery = "thread"`` callback with a no-op ``on_train_batch_end``;
+* ``one_loop_inline_hook``: the same as a plain inline callback, run on the event loop's thread;
+* ``ten_queued_async_hooks``: ten callbacks with a no-op ``async def on_train_batch_end``.
+
+Then the event loop's lag (a heartbeat sleeping 1 ms) while ``fit_async`` trains with the progress bar
+and the ten queued hooks, on asyncio and trio. With ``--keras-python``, the same model in Keras 3
+(whatever ``KERAS_BACKEND`` that interpreter gets, ``jax`` by default) at ``verbose=0`` / ``1`` and
+with one synchronous no-op batch hook, run in that interpreter (never a dependency of this project).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+FEATURES, HIDDEN, CLASSES, BATCH_SIZE = 16, 64, 4, 32
+LEARNING_RATE = 0.01
+EPSILON = np.float32(1e-7)
+
+
+def data(samples: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(samples, FEATURES)).astype(np.float32), rng.integers(0, CLASSES, samples)
+
+
+def initial_weights() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    sizes = [(FEATURES, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, CLASSES)]
+    weights = []
+    for fan_in, fan_out in sizes:
+        limit = np.sqrt(6 / (fan_in + fan_out))
+        weights += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32), np.zeros(fan_out, np.float32)]
+    return weights
+
+
+def bare_epoch(x: np.ndarray, y: np.ndarray) -> None:
+    """Keras's maths written out: forward, clipped crossentropy on normalised softmax, backward, SGD."""
+    w1, b1, w2, b2, w3, b3 = initial_weights()
+    lr = np.float32(LEARNING_RATE)
+    total = np.float32(0)
+    for start in range(0, len(x), BATCH_SIZE):
+        xb, yb = x[start : start + BATCH_SIZE], y[start : start + BATCH_SIZE]
+        n, rows = len(xb), np.arange(len(xb))
+        h1 = np.maximum(xb @ w1 + b1, 0)
+        h2 = np.maximum(h1 @ w2 + b2, 0)
+        z = h2 @ w3 + b3
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        s = p.sum(axis=1)
+        q = p[rows, yb] / s
+        total += np.float32(-np.log(np.clip(q, EPSILON, 1 - EPSILON)).mean()) * n
+        live = ((q >= EPSILON) & (q <= 1 - EPSILON)).astype(np.float32)
+        dz = p * (live / s)[:, None]
+        dz[rows, yb] -= live
+        dz /= np.float32(n)
+        dw3, db3 = h2.T @ dz, dz.sum(axis=0)
+        dh2 = dz @ w3.T
+        dh2 *= h2 > 0
+        dw2, db2 = h1.T @ dh2, dh2.sum(axis=0)
+        dh1 = dh2 @ w2.T
+        dh1 *= h1 > 0
+        dw1, db1 = xb.T @ dh1, dh1.sum(axis=0)
+        for weight, grad in ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2), (w3, dw3), (b3, db3)):
+            weight -= lr * grad
+
+
+def engine_model() -> Any:
+    import trainer
+    from trainer.layers import Dense
+
+    model = trainer.Sequential([
+        trainer.Input(shape=(FEATURES,)), Dense(HIDDEN, activation="relu"), Dense(HIDDEN, activation="relu"),
+        Dense(CLASSES, activation="softmax"),
+    ])  # fmt: skip
+    model.compile(optimizer=trainer.optimizers.SGD(learning_rate=LEARNING_RATE), loss="sparse_categorical_crossentropy")
+    model.set_weights(initial_weights())
+    return model
+
+
+def hook_classes() -> dict[str, type]:
+    from trainer import Callback
+
+    class ThreadHook(Callback):
+        delivery = "thread"
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            pass
+
+    class LoopInlineHook(Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            pass
+
+    class QueuedAsyncHook(Callback):
+        async def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            pass
+
+    return {"thread": ThreadHook, "loop": LoopInlineHook, "queued": QueuedAsyncHook}
+
+
+def fit_epoch(verbose: int, callbacks: Callable[[], list[Any]]) -> Callable[[np.ndarray, np.ndarray], None]:
+    def epoch(x: np.ndarray, y: np.ndarray) -> None:
+        model = engine_model()
+        with contextlib.redirect_stdout(io.StringIO()):
+            model.fit(x, y, batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=verbose, callbacks=callbacks())
+
+    return epoch
+
+
+def variants() -> dict[str, Callable[[np.ndarray, np.ndarray], None]]:
+    hooks = hook_classes()
+    return {
+        "bare": bare_epoch,
+        "fit_verbose_0": fit_epoch(0, list),
+        "fit_verbose_1": fit_epoch(1, list),
+        "fit_verbose_2": fit_epoch(2, list),
+        "one_thread_hook": fit_epoch(0, lambda: [hooks["thread"]()]),
+        "one_loop_inline_hook": fit_epoch(0, lambda: [hooks["loop"]()]),
+        "ten_queued_async_hooks": fit_epoch(0, lambda: [hooks["queued"]() for _ in range(10)]),
+    }
+
+
+def time_variants(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, float]:
+    chosen = variants()
+    for epoch in chosen.values():
+        epoch(x[:320], y[:320])  # warm up: imports, first calls
+    times: dict[str, list[float]] = {name: [] for name in chosen}
+    for _ in range(repeats):
+        for name, epoch in chosen.items():
+            started = time.perf_counter()
+            epoch(x, y)
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(samples) for name, samples in times.items()}
+
+
+async def loop_lag(x: np.ndarray, y: np.ndarray) -> list[float]:
+    """Seconds each 1 ms heartbeat overslept while fit_async trained with the bar and ten queued hooks."""
+    import anyio
+
+    lags: list[float] = []
+    queued = hook_classes()["queued"]
+
+    async def heartbeat() -> None:
+        while True:
+            started = time.perf_counter()
+            await anyio.sleep(0.001)
+            lags.append(time.perf_counter() - started - 0.001)
+
+    model = engine_model()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(heartbeat)
+        with contextlib.redirect_stdout(io.StringIO()):
+            await model.fit_async(
+                x, y, batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=1, callbacks=[queued() for _ in range(10)]
+            )
+        tg.cancel_scope.cancel()
+    return lags
+
+
+KERAS_WORKER = r'''
+import contextlib, io, json, os, statistics, sys, time
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import numpy as np, keras
+samples, repeats = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(1)
+x = rng.normal(size=(samples, 16)).astype(np.float32); y = rng.integers(0, 4, samples)
+class Hook(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None): pass
+def model():
+    m = keras.Sequential([keras.Input(shape=(16,)), keras.layers.Dense(64, activation="relu"),
+                          keras.layers.Dense(64, activation="relu"), keras.layers.Dense(4, activation="softmax")])
+    m.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    return m
+def run(verbose, callbacks):
+    m = model()
+    m.fit(x[:320], y[:320], batch_size=32, epochs=1, verbose=0, shuffle=False)  # compile the step first
+    with contextlib.redirect_stdout(io.StringIO()):
+        started = time.perf_counter()
+        m.fit(x, y, batch_size=32, epochs=1, verbose=verbose, shuffle=False, callbacks=callbacks)
+        return time.perf_counter() - started
+cases = {"keras_verbose_0": (0, list), "keras_verbose_1": (1, list), "keras_one_sync_hook": (0, lambda: [Hook()])}
+times = {name: [] for name in cases}
+for _ in range(repeats):
+    for name, (verbose, callbacks) in cases.items():
+        times[name].append(run(verbose, callbacks()))
+print(json.dumps({"backend": keras.backend.backend(), "keras": keras.__version__,
+                  **{name: statistics.median(t) for name, t in times.items()}}))
+'''
+
+
+def keras_figures(python: str, samples: int, repeats: int) -> dict[str, Any]:
+    done = subprocess.run([python, "-c", KERAS_WORKER, str(samples), str(repeats)], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"the Keras worker failed:\n{done.stderr[-2000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--samples", type=int, default=40_000)
+    parser.add_argument("--keras-python", help="an interpreter with keras (and its backend) to compare with")
+    args = parser.parse_args()
+    import anyio
+
+    x, y = data(args.samples)
+    steps = -(-args.samples // BATCH_SIZE)
+    context = {"model": "mlp_16_64_64_4", "batch_size": BATCH_SIZE, "samples": args.samples, "repeats": args.repeats,
+               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default")}  # fmt: skip
+    medians = time_variants(x, y, args.repeats)
+    base = medians["fit_verbose_0"]
+    for name, median in medians.items():
+        result: dict[str, Any] = {"benchmark": "listening", "variant": name, "median_seconds": round(median, 4),
+                                  "samples_per_second": round(args.samples / median)}  # fmt: skip
+        if name == "fit_verbose_0":
+            result["fit_over_bare_samples_per_second"] = round(medians["bare"] / median, 3)
+        elif name != "bare":
+            result["ratio_to_fit_verbose_0"] = round(median / base, 3)
+            result["delta_us_per_batch"] = round(1e6 * (median - base) / steps, 1)
+        print(json.dumps({**result, **context}), flush=True)
+    for backend in ("asyncio", "trio"):
+        lags = sorted(anyio.run(loop_lag, x, y, backend=backend))
+        print(json.dumps({
+            "benchmark": "listening_event_loop_lag", "backend": backend, "variant": "verbose_1_and_ten_queued_async_hooks",
+            "heartbeats": len(lags), "p50_ms": round(1000 * lags[len(lags) // 2], 2),
+            "p99_ms": round(1000 * lags[int(len(lags) * 0.99)], 2), "max_ms": round(1000 * lags[-1], 2), **context,
+        }), flush=True)  # fmt: skip
+    if args.keras_python:
+        figures = keras_figures(args.keras_python, args.samples, args.repeats)
+        keras_base = figures["keras_verbose_0"]
+        for name in ("keras_verbose_0", "keras_verbose_1", "keras_one_sync_hook"):
+            print(json.dumps({
+                "benchmark": "listening", "variant": name, "keras": figures["keras"], "keras_backend": figures["backend"],
+                "median_seconds": round(figures[name], 4), "samples_per_second": round(args.samples / figures[name]),
+                "ratio_to_keras_verbose_0": round(figures[name] / keras_base, 3),
+                "delta_us_per_batch": round(1e6 * (figures[name] - keras_base) / steps, 1), **context,
+            }), flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 QUICK = {"bench_bus": ["--events", "20000", "--repeats", "3"], "bench_step": ["--repeats", "3", "--batch-sizes", "128"]}
+QUICK["bench_listening"] = ["--repeats", "3", "--samples", "20000"]
 IDENTITY = ("benchmark", "variant", "backend", "batch_size")
 
 

@@ -7,7 +7,8 @@ A small MLP 16-64-64-4 (relu, softmax + sparse_categorical_crossentropy, SGD 0.0
 epoch of synthetic data per measurement, ``shuffle=False``, interpreter work rather than BLAS: where
 the engine's per-batch costs show most. The variants alternate, so machine noise hits them alike;
 medians are reported, with each variant's ratio to ``fit`` at ``verbose=0`` and its extra cost per
-batch (``delta_us_per_batch``):
+batch (``delta_us_per_batch``), in wall-clock time and in the process's CPU time (every thread's; on a
+shared machine the steadier of the two, since it leaves out the time other processes held the cores):
 
 * ``bare``: the same maths as a plain numpy loop, no framework; ``fit_verbose_0`` is compared with it
   in samples per second (``fit_over_bare_samples_per_second``);
@@ -17,7 +18,7 @@ batch (``delta_us_per_batch``):
 * ``ten_queued_async_hooks``: ten callbacks with a no-op ``async def on_train_batch_end``.
 
 Then the event loop's lag (a heartbeat sleeping 1 ms) while ``fit_async`` trains with the progress bar
-and the ten queued hooks, on asyncio and trio. With ``--keras-python``, the same model in Keras 3
+and the ten queued hooks, on asyncio and trio, beside the lag of an idle loop on the same machine. With ``--keras-python``, the same model in Keras 3
 (whatever ``KERAS_BACKEND`` that interpreter gets, ``jax`` by default) at ``verbose=0`` / ``1`` and
 with one synchronous no-op batch hook, run in that interpreter (never a dependency of this project).
 """
@@ -144,21 +145,26 @@ def variants() -> dict[str, Callable[[np.ndarray, np.ndarray], None]]:
     }
 
 
-def time_variants(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, float]:
+def time_variants(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, tuple[float, float]]:
+    """Each variant's median wall-clock and CPU seconds (the process's, every thread's)."""
     chosen = variants()
     for epoch in chosen.values():
         epoch(x[:320], y[:320])  # warm up: imports, first calls
-    times: dict[str, list[float]] = {name: [] for name in chosen}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in chosen}
     for _ in range(repeats):
         for name, epoch in chosen.items():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             epoch(x, y)
-            times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(samples) for name, samples in times.items()}
+            times[name].append((time.perf_counter() - started, time.process_time() - cpu))
+    return {
+        name: (statistics.median(wall for wall, _ in samples), statistics.median(cpu for _, cpu in samples))
+        for name, samples in times.items()
+    }
 
 
-async def loop_lag(x: np.ndarray, y: np.ndarray) -> list[float]:
-    """Seconds each 1 ms heartbeat overslept while fit_async trained with the bar and ten queued hooks."""
+async def loop_lag(x: np.ndarray, y: np.ndarray, train: bool = True) -> list[float]:
+    """Seconds each 1 ms heartbeat overslept while fit_async trained with the bar and ten queued hooks
+    (or, if not ``train``, for as long with nothing else running: what the machine itself adds)."""
     import anyio
 
     lags: list[float] = []
@@ -173,6 +179,10 @@ async def loop_lag(x: np.ndarray, y: np.ndarray) -> list[float]:
     model = engine_model()
     async with anyio.create_task_group() as tg:
         tg.start_soon(heartbeat)
+        if not train:
+            await anyio.sleep(1.0)
+            tg.cancel_scope.cancel()
+            return lags
         with contextlib.redirect_stdout(io.StringIO()):
             await model.fit_async(
                 x, y, batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=1, callbacks=[queued() for _ in range(10)]
@@ -199,16 +209,16 @@ def run(verbose, callbacks):
     m = model()
     m.fit(x[:320], y[:320], batch_size=32, epochs=1, verbose=0, shuffle=False)  # compile the step first
     with contextlib.redirect_stdout(io.StringIO()):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         m.fit(x, y, batch_size=32, epochs=1, verbose=verbose, shuffle=False, callbacks=callbacks)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 cases = {"keras_verbose_0": (0, list), "keras_verbose_1": (1, list), "keras_one_sync_hook": (0, lambda: [Hook()])}
 times = {name: [] for name in cases}
 for _ in range(repeats):
     for name, (verbose, callbacks) in cases.items():
         times[name].append(run(verbose, callbacks()))
 print(json.dumps({"backend": keras.backend.backend(), "keras": keras.__version__,
-                  **{name: statistics.median(t) for name, t in times.items()}}))
+                  **{name: [statistics.median(w for w, _ in t), statistics.median(c for _, c in t)] for name, t in times.items()}}))
 '''
 
 
@@ -232,32 +242,38 @@ def main() -> None:
     context = {"model": "mlp_16_64_64_4", "batch_size": BATCH_SIZE, "samples": args.samples, "repeats": args.repeats,
                "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default")}  # fmt: skip
     medians = time_variants(x, y, args.repeats)
-    base = medians["fit_verbose_0"]
-    for name, median in medians.items():
+    base, base_cpu = medians["fit_verbose_0"]
+    for name, (median, cpu) in medians.items():
         result: dict[str, Any] = {"benchmark": "listening", "variant": name, "median_seconds": round(median, 4),
-                                  "samples_per_second": round(args.samples / median)}  # fmt: skip
+                                  "median_cpu_seconds": round(cpu, 4), "samples_per_second": round(args.samples / median)}  # fmt: skip
         if name == "fit_verbose_0":
-            result["fit_over_bare_samples_per_second"] = round(medians["bare"] / median, 3)
+            result["fit_over_bare_samples_per_second"] = round(medians["bare"][0] / median, 3)
+            result["fit_over_bare_samples_per_cpu_second"] = round(medians["bare"][1] / cpu, 3)
         elif name != "bare":
             result["ratio_to_fit_verbose_0"] = round(median / base, 3)
             result["delta_us_per_batch"] = round(1e6 * (median - base) / steps, 1)
+            result["cpu_ratio_to_fit_verbose_0"] = round(cpu / base_cpu, 3)
+            result["cpu_delta_us_per_batch"] = round(1e6 * (cpu - base_cpu) / steps, 1)
         print(json.dumps({**result, **context}), flush=True)
     for backend in ("asyncio", "trio"):
-        lags = sorted(anyio.run(loop_lag, x, y, backend=backend))
-        print(json.dumps({
-            "benchmark": "listening_event_loop_lag", "backend": backend, "variant": "verbose_1_and_ten_queued_async_hooks",
-            "heartbeats": len(lags), "p50_ms": round(1000 * lags[len(lags) // 2], 2),
-            "p99_ms": round(1000 * lags[int(len(lags) * 0.99)], 2), "max_ms": round(1000 * lags[-1], 2), **context,
-        }), flush=True)  # fmt: skip
+        for variant, train in (("verbose_1_and_ten_queued_async_hooks", True), ("idle_loop_same_machine", False)):
+            lags = sorted(anyio.run(loop_lag, x, y, train, backend=backend))
+            print(json.dumps({
+                "benchmark": "listening_event_loop_lag", "backend": backend, "variant": variant,
+                "heartbeats": len(lags), "p50_ms": round(1000 * lags[len(lags) // 2], 2),
+                "p99_ms": round(1000 * lags[int(len(lags) * 0.99)], 2), "max_ms": round(1000 * lags[-1], 2), **context,
+            }), flush=True)  # fmt: skip
     if args.keras_python:
         figures = keras_figures(args.keras_python, args.samples, args.repeats)
-        keras_base = figures["keras_verbose_0"]
+        keras_base, keras_cpu = figures["keras_verbose_0"]
         for name in ("keras_verbose_0", "keras_verbose_1", "keras_one_sync_hook"):
+            wall, cpu = figures[name]
             print(json.dumps({
                 "benchmark": "listening", "variant": name, "keras": figures["keras"], "keras_backend": figures["backend"],
-                "median_seconds": round(figures[name], 4), "samples_per_second": round(args.samples / figures[name]),
-                "ratio_to_keras_verbose_0": round(figures[name] / keras_base, 3),
-                "delta_us_per_batch": round(1e6 * (figures[name] - keras_base) / steps, 1), **context,
+                "median_seconds": round(wall, 4), "median_cpu_seconds": round(cpu, 4),
+                "samples_per_second": round(args.samples / wall), "ratio_to_keras_verbose_0": round(wall / keras_base, 3),
+                "delta_us_per_batch": round(1e6 * (wall - keras_base) / steps, 1),
+                "cpu_ratio_to_keras_verbose_0": round(cpu / keras_cpu, 3), **context,
             }), flush=True)  # fmt: skip
 
 

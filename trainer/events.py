@@ -9,6 +9,7 @@ copy taken when the event reached them (:meth:`LifecycleEvent.snapshot`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Mapping
 from time import monotonic
 from types import MappingProxyType
@@ -41,6 +42,11 @@ __all__ = [
 L = TypeVar("L", bound="LifecycleEvent")
 
 
+@functools.cache
+def _field_names(event_type: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(event_type))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class LifecycleEvent(Event):
     """Something that happened in a ``fit``, ``evaluate`` or ``predict`` run.
@@ -56,7 +62,13 @@ class LifecycleEvent(Event):
     time: float = dataclasses.field(default_factory=monotonic, kw_only=True, compare=False)
 
     def snapshot(self: L) -> L:
-        return dataclasses.replace(self, logs=MappingProxyType(dict(self.logs)))
+        # A field-by-field copy: dataclasses.replace() would validate and call __init__ again, which
+        # costs several times more, once per batch for every run with a queued callback.
+        clone = object.__new__(type(self))
+        for name in _field_names(type(self)):
+            object.__setattr__(clone, name, getattr(self, name))
+        object.__setattr__(clone, "logs", MappingProxyType(dict(self.logs)))
+        return clone
 
     def hook_args(self) -> tuple[Any, ...]:
         """The arguments of the Keras hook method: ``(logs,)``, or ``(index, logs)``."""

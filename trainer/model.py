@@ -45,6 +45,7 @@ class Sequential(Trainer):
         self._metric_identifiers: list[Any] = []
         self._weighted_identifiers: list[Any] = []
         self._compiled_metrics: list[metrics_module.Metric] | None = None
+        self._metrics_by_name: list[metrics_module.Metric] | None = None  # metrics sorted, once fixed
         self._weighted_metrics: list[metrics_module.Metric] | None = None
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._prepared = False
@@ -174,6 +175,7 @@ class Sequential(Trainer):
         self._weighted_identifiers = weighted
         self._compiled_metrics = None
         self._weighted_metrics = None
+        self._metrics_by_name = None
         self._prepared = False
 
     @property
@@ -200,7 +202,13 @@ class Sequential(Trainer):
 
     def get_metrics_result(self) -> Logs:
         """The running means as floats, keys sorted as Keras 3 hands logs to callbacks."""
-        return {metric.name: float(metric.result()) for metric in sorted(self.metrics, key=lambda m: m.name)}
+        # The order is worked out once the metrics are fixed: batch logs are made at every step.
+        by_name = self._metrics_by_name
+        if by_name is None:
+            by_name = sorted(self.metrics, key=lambda m: m.name)
+            if self._compiled_metrics is not None:
+                self._metrics_by_name = by_name
+        return {metric.name: float(metric.result()) for metric in by_name}
 
     # ----- data
 

@@ -33,13 +33,15 @@ class ProgbarLogger(Callback):
         self._fitting = False
         self._started = 0.0
         self._drawn = 0.0
+        self._verbose = 1
 
     @property
     def verbose(self) -> int:
-        return int(self.params.get("verbose", 1))
+        return self._verbose
 
     def set_params(self, params: dict[str, Any]) -> None:
         super().set_params(params)
+        self._verbose = int(params.get("verbose", 1))
         # Only the live bar (verbose=1) draws batches. A hook set to the base class's no-op is never
         # subscribed, so at verbose=2 batch events cost nothing, or are not even made.
         for hook in _BATCH_HOOKS:

@@ -62,6 +62,10 @@ class LifecycleEvent(Event):
     time: float = dataclasses.field(default_factory=monotonic, kw_only=True, compare=False)
 
     def snapshot(self: L) -> L:
+        """A copy with read-only ``logs``. An event whose ``logs`` already are a read-only mapping
+        (a snapshot) is its own snapshot."""
+        if type(self.logs) is MappingProxyType:
+            return self
         # A field-by-field copy: dataclasses.replace() would validate and call __init__ again, which
         # costs several times more, once per batch for every run with a queued callback.
         clone = object.__new__(type(self))

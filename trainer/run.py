@@ -83,13 +83,12 @@ class Run:
             # take_turn() takes it back before the next step.
             self.bus.publish_threadsafe(event, wait=True, before_waiting=None if self._turn is None else self._turn.lend)
         elif route.bus == HAND_OVER:
-            if route.after:
-                # The queued subscribers come before `after` in line: their copy is taken now.
-                self.bus.publish_threadsafe(event.snapshot(), wait=False, before_waiting=self._lend)
-                for call in route.after:
-                    call(event)
-            else:
-                self.bus.publish_threadsafe(event, wait=False, before_waiting=self._lend)
+            # The queued subscribers' copy is taken now, at their place in line: before `after` runs,
+            # and before hooks of later events, which run while the loop takes this one, could
+            # change the same logs (on_train_end's are on_epoch_end's). The bus needs no other copy.
+            self.bus.publish_threadsafe(event.snapshot(), wait=False, before_waiting=self._lend)
+            for call in route.after:
+                call(event)
 
     def checkpoint(self) -> None:
         """Between steps: raise if the awaiting task was cancelled or a queued callback failed."""

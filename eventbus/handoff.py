@@ -132,13 +132,18 @@ class ThreadHandoff:
                 await self._ready.wait()
                 while True:
                     self._ready = anyio.Event()
+                    unawaited = False
                     while (entry := self._take_next()) is not None:
+                        unawaited = unawaited or entry[1] is None
                         try:
                             await self._publish_entry(*entry)
                         finally:
                             self._settle(1)  # published, or cut short by the pump's end: done with either way
-                    with anyio.move_on_after(GATHER_SECONDS):
-                        await self._ready.wait()
+                    if unawaited:
+                        # More are likely to follow: gather them. (A thread that waits gets no further
+                        # until it is answered, so after waited-for events alone there is nothing to gather.)
+                        with anyio.move_on_after(GATHER_SECONDS):
+                            await self._ready.wait()
                     if self._sleep_if_idle():
                         break
         finally:

@@ -9,7 +9,6 @@ copy taken when the event reached them (:meth:`LifecycleEvent.snapshot`).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Awaitable, Mapping
 from time import monotonic
 from types import MappingProxyType
@@ -42,9 +41,14 @@ __all__ = [
 L = TypeVar("L", bound="LifecycleEvent")
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(event_type: type) -> tuple[str, ...]:
-    return tuple(field.name for field in dataclasses.fields(event_type))
+    names = _FIELD_NAMES.get(event_type)
+    if names is None:
+        names = _FIELD_NAMES[event_type] = tuple(field.name for field in dataclasses.fields(event_type))
+    return names
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -17,6 +17,12 @@ shared machine the steadier of the two, since it leaves out the time other proce
 * ``one_loop_inline_hook``: the same as a plain inline callback, run on the event loop's thread;
 * ``ten_queued_async_hooks``: ten callbacks with a no-op ``async def on_train_batch_end``.
 
+Then the listening alone (``listening_delivery_alone``): the same batch events published from a compute
+thread through a real run's bus to the same listeners, with no model maths between them, so the figure is
+the delivery's own cost per batch in CPU time above a run nobody listens to at batch level: the whole
+process's (``cpu_us_per_batch``: compute thread, event loop and worker threads, the final drain included)
+and the compute thread's alone. CPU time is steady where wall-clock time is not, on a busy machine.
+
 Then the event loop's lag (a heartbeat sleeping 1 ms) while ``fit_async`` trains with the progress bar
 and the ten queued hooks, on asyncio and trio, beside the lag of an idle loop on the same machine. With ``--keras-python``, the same model in Keras 3
 (whatever ``KERAS_BACKEND`` that interpreter gets, ``jax`` by default) at ``verbose=0`` / ``1`` and
@@ -191,6 +197,71 @@ async def loop_lag(x: np.ndarray, y: np.ndarray, train: bool = True) -> list[flo
     return lags
 
 
+def delivery_configs() -> dict[str, tuple[int, Callable[[], list[Any]]]]:
+    """Listeners of a run, as fit sets them up: (verbose, callbacks); History and the bar as fit adds them."""
+    from trainer.callbacks import History, ProgbarLogger
+
+    hooks = hook_classes()
+
+    def bar() -> list[Any]:
+        return [History(), ProgbarLogger(stream=io.StringIO())]
+
+    return {
+        "fit_verbose_0": (0, lambda: [History()]),
+        "fit_verbose_1": (1, bar),
+        "fit_verbose_2": (2, bar),
+        "one_thread_hook": (0, lambda: [hooks["thread"](), History()]),
+        "one_loop_inline_hook": (0, lambda: [hooks["loop"](), History()]),
+        "ten_queued_async_hooks": (0, lambda: [*(hooks["queued"]() for _ in range(10)), History()]),
+    }
+
+
+async def delivery_cost(verbose: int, callbacks: list[Any], batches: int) -> tuple[float, float]:
+    """Publish ``batches`` batch events (begin and end, as the training loop does) from a compute thread
+    to a run's listeners, no model maths between them; return the process's CPU seconds for the whole
+    run, its drain included, and the compute thread's own."""
+    import anyio
+    import anyio.to_thread
+
+    from trainer.events import TrainBatchBegin, TrainBatchEnd
+    from trainer.run import open_run
+
+    model = engine_model()
+    model.reset_metrics()
+    params = {"verbose": verbose, "epochs": 1, "steps": batches}
+
+    def publish(run: Any) -> float:
+        started = time.thread_time()
+        begins, ends = run.wants(TrainBatchBegin), run.wants(TrainBatchEnd)
+        for batch in range(batches):
+            run.checkpoint()
+            if begins:
+                run.emit(TrainBatchBegin, {}, batch=batch)
+            if ends:
+                run.emit(TrainBatchEnd, model.get_metrics_result(), batch=batch)
+        return time.thread_time() - started
+
+    started = time.process_time()
+    async with open_run("fit", model, callbacks, params, None) as run:
+        in_thread = await anyio.to_thread.run_sync(publish, run, limiter=anyio.CapacityLimiter(1))
+    return time.process_time() - started, in_thread
+
+
+def time_deliveries(batches: int, repeats: int) -> dict[str, tuple[float, float]]:
+    """Medians of :func:`delivery_cost` per listener configuration, alternating."""
+    import anyio
+
+    configs = delivery_configs()
+    costs: dict[str, list[tuple[float, float]]] = {name: [] for name in configs}
+    for _ in range(repeats):
+        for name, (verbose, callbacks) in configs.items():
+            costs[name].append(anyio.run(delivery_cost, verbose, callbacks(), batches))
+    return {
+        name: (statistics.median(cpu for cpu, _ in samples), statistics.median(thread for _, thread in samples))
+        for name, samples in costs.items()
+    }
+
+
 KERAS_WORKER = r'''
 import contextlib, io, json, os, statistics, sys, time
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -255,6 +326,14 @@ def main() -> None:
             result["cpu_ratio_to_fit_verbose_0"] = round(cpu / base_cpu, 3)
             result["cpu_delta_us_per_batch"] = round(1e6 * (cpu - base_cpu) / steps, 1)
         print(json.dumps({**result, **context}), flush=True)
+    deliveries = time_deliveries(steps, args.repeats)
+    silent_cpu, silent_thread = deliveries["fit_verbose_0"]
+    for name, (cpu, in_thread) in deliveries.items():
+        print(json.dumps({
+            "benchmark": "listening_delivery_alone", "variant": name, "batches": steps,
+            "cpu_us_per_batch": round(1e6 * (cpu - silent_cpu) / steps, 2),
+            "compute_thread_cpu_us_per_batch": round(1e6 * (in_thread - silent_thread) / steps, 2), **context,
+        }), flush=True)  # fmt: skip
     for backend in ("asyncio", "trio"):
         for variant, train in (("verbose_1_and_ten_queued_async_hooks", True), ("idle_loop_same_machine", False)):
             lags = sorted(anyio.run(loop_lag, x, y, train, backend=backend))

@@ -262,3 +262,16 @@ def test_the_bar_at_verbose_2_prints_the_same_lines_as_before() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
     assert all(line.startswith(f"{STEPS}/{STEPS} - ") and "/step - loss: " in line for line in lines[1::2])
+
+
+def test_a_subclass_of_the_bar_keeps_its_own_batch_hook_at_verbose_2() -> None:
+    batches: list[int] = []
+
+    class CountingBar(ProgbarLogger):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            batches.append(batch)
+            super().on_train_batch_end(batch, logs)
+
+    out = io.StringIO()
+    small_model().fit(X, Y, batch_size=8, epochs=1, verbose=2, callbacks=[CountingBar(stream=out)])
+    assert batches == list(range(STEPS)) and len(out.getvalue().splitlines()) == 2

@@ -47,7 +47,7 @@ class ProgbarLogger(Callback):
         for hook in _BATCH_HOOKS:
             if self.verbose == 1:
                 self.__dict__.pop(hook, None)
-            else:
+            elif getattr(type(self), hook) is getattr(ProgbarLogger, hook):  # a subclass's own hook stays
                 setattr(self, hook, getattr(super(), hook))
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:

@@ -130,7 +130,7 @@ def _call(
             returned = method(*event.hook_args())
         finally:
             _handling.reset(token)
-        if inline:
+        if inline and returned is not None:
             _merge(name, hook, event.logs, returned)
 
     return call

@@ -304,7 +304,7 @@ class Sequential(Trainer):
         else:
             grad = loss.gradient(y, y_pred)  # type: ignore[union-attr]
         scale = losses.reduction_weights(sample_weight, n, loss.reduction)  # type: ignore[union-attr]
-        grad *= scale if np.ndim(scale) == 0 else scale.reshape((n,) + (1,) * (grad.ndim - 1))
+        grad *= scale if scale.ndim == 0 else scale.reshape((n,) + (1,) * (grad.ndim - 1))  # np.ndim() costs more
         total = self._total_loss(y, y_pred, sample_weight, values)  # penalties on the weights before the step, as Keras
         self._backward(grad)
         self.optimizer.apply([g for layer in self._trainable_layers for g in layer.gradients], self._trainable)  # type: ignore[union-attr]

@@ -19,7 +19,7 @@ __all__ = ["CANCEL_POLL_SECONDS", "GATHER_SECONDS", "ThreadHandoff"]
 CANCEL_POLL_SECONDS = 0.02
 """How often a thread waiting for the loop checks whether the task that started it was cancelled."""
 
-GATHER_SECONDS = 0.002
+GATHER_SECONDS = 0.005
 """How long the pump, having published what was pending, stays awake for more before it sleeps.
 
 Meanwhile threads handing over without waiting do not wake the loop: it takes what they handed over

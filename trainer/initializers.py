@@ -7,8 +7,11 @@ generator, so `trainer.set_random_seed` makes it reproducible.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -32,6 +35,8 @@ __all__ = [
     "Orthogonal",
     "CLASSES",
     "get",
+    "BudgetExceededError",
+    "element_budget",
 ]
 
 # Keras draws He-normal weights from a normal truncated at two standard deviations, whose
@@ -49,8 +54,49 @@ def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
+class BudgetExceededError(ValueError):
+    """An initializer was asked for more elements than the :func:`element_budget` in force allows."""
+
+
+_budget: ContextVar[list[int] | None] = ContextVar("initializer_element_budget", default=None)
+
+
+@contextmanager
+def element_budget(elements: int) -> Iterator[None]:
+    """Within this block, initializers together create at most ``elements`` elements; a call that
+    would go beyond raises :class:`BudgetExceededError` before allocating anything.
+
+    A loader builds a file's architecture under the budget of the weights the file holds, so a
+    header that declares huge layers costs nothing (layers create their weights through initializers).
+    """
+    token = _budget.set([elements])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def _spend(shape: Sequence[int]) -> None:
+    left = _budget.get()
+    if left is None:
+        return
+    wanted = math.prod(int(n) for n in shape)
+    if wanted > left[0]:
+        raise BudgetExceededError(f"a weight of shape {tuple(shape)} ({wanted} elements) exceeds the {left[0]} left")
+    left[0] -= wanted
+
+
 class Initializer:
-    """Base class: `__call__(shape) -> float32 array`, `get_config()`, `from_config()`."""
+    """Base class: `__call__(shape) -> float32 array`, `get_config()`, `from_config()`.
+
+    Every subclass's `__call__` is checked against the :func:`element_budget` in force, if any.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and not getattr(call, "_budgeted", False):
+            cls.__call__ = _budgeted(call)  # type: ignore[method-assign,assignment]
 
     def __call__(self, shape: Sequence[int]) -> np.ndarray:
         raise NotImplementedError
@@ -61,6 +107,16 @@ class Initializer:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Initializer:
         return cls(**config)
+
+
+def _budgeted(call: Callable[[Any, Sequence[int]], np.ndarray]) -> Callable[[Any, Sequence[int]], np.ndarray]:
+    @functools.wraps(call)
+    def checked(self: Any, shape: Sequence[int]) -> np.ndarray:
+        _spend(shape)
+        return call(self, shape)
+
+    checked._budgeted = True  # type: ignore[attr-defined]
+    return checked
 
 
 class Zeros(Initializer):

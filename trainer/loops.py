@@ -7,7 +7,7 @@ a failed queued callback (:meth:`Run.checkpoint`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,17 +59,20 @@ def fit_loop(
         initial_epoch = model._initial_epoch
     train.start_at(initial_epoch)
     logs: Logs = {}
-    wants_batch_logs = run.wants(TrainBatchEnd)
+    # Asked once: a batch event nobody takes costs the step nothing, its logs are never computed.
+    begins, ends = run.wants(TrainBatchBegin), run.wants(TrainBatchEnd)
     for epoch in range(initial_epoch, epochs):
         model.reset_metrics()
         run.emit(EpochBegin, {}, epoch=epoch)
         for first, last, group in _groups(train.epoch(), steps_per_execution):
             run.checkpoint()
-            run.emit(TrainBatchBegin, {}, batch=first)
+            if begins:
+                run.emit(TrainBatchBegin, {}, batch=first)
             run.take_turn()
             for x, y, sample_weight in group:
                 model._train_step(x, y, sample_weight)
-            run.emit(TrainBatchEnd, model.get_metrics_result() if wants_batch_logs else {}, batch=last)
+            if ends:
+                run.emit(TrainBatchEnd, model.get_metrics_result(), batch=last)
             if model.stop_training:
                 break
         logs = model.get_metrics_result()
@@ -87,14 +90,16 @@ def evaluate_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_exec
     model.stop_evaluating = False
     model.reset_metrics()
     run.emit(TestBegin, {})
-    wants_batch_logs = run.wants(TestBatchEnd)
+    begins, ends = run.wants(TestBatchBegin), run.wants(TestBatchEnd)
     for first, last, group in _groups(batches.epoch(), steps_per_execution):
         run.checkpoint()
-        run.emit(TestBatchBegin, {}, batch=first)
+        if begins:
+            run.emit(TestBatchBegin, {}, batch=first)
         run.take_turn()
         for x, y, sample_weight in group:
             model._test_step(x, y, sample_weight)
-        run.emit(TestBatchEnd, model.get_metrics_result() if wants_batch_logs else {}, batch=last)
+        if ends:
+            run.emit(TestBatchEnd, model.get_metrics_result(), batch=last)
         if model.stop_evaluating:
             break
     logs: Logs = model.get_metrics_result()
@@ -120,8 +125,12 @@ def predict_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_execu
     return _joined(outputs) if outputs else np.empty((0, *model.output_shape[1:]), dtype=np.float32)
 
 
-def _groups(batches: Iterable[Batch], size: int) -> Iterator[tuple[int, int, list[Batch]]]:
+def _groups(batches: Iterable[Batch], size: int) -> Iterator[tuple[int, int, Sequence[Batch]]]:
     """Batches in groups of ``size`` (``steps_per_execution``), with the first and last index of each."""
+    if size == 1:
+        for index, batch in enumerate(batches):
+            yield index, index, (batch,)
+        return
     group: list[Batch] = []
     first = 0
     for index, batch in enumerate(batches):

@@ -48,6 +48,7 @@ class Sequential(Trainer):
         self._metric_identifiers: list[Any] = []
         self._weighted_identifiers: list[Any] = []
         self._compiled_metrics: list[metrics_module.Metric] | None = None
+        self._metrics_by_name: list[metrics_module.Metric] | None = None  # metrics sorted, once fixed
         self._weighted_metrics: list[metrics_module.Metric] | None = None
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._prepared = False
@@ -182,6 +183,7 @@ class Sequential(Trainer):
         self._weighted_identifiers = weighted
         self._compiled_metrics = None
         self._weighted_metrics = None
+        self._metrics_by_name = None
         self._prepared = False
 
     @property
@@ -208,7 +210,13 @@ class Sequential(Trainer):
 
     def get_metrics_result(self) -> Logs:
         """The running means as floats, keys sorted as Keras 3 hands logs to callbacks."""
-        return {metric.name: float(metric.result()) for metric in sorted(self.metrics, key=lambda m: m.name)}
+        # The order is worked out once the metrics are fixed: batch logs are made at every step.
+        by_name = self._metrics_by_name
+        if by_name is None:
+            by_name = sorted(self.metrics, key=lambda m: m.name)
+            if self._compiled_metrics is not None:
+                self._metrics_by_name = by_name
+        return {metric.name: float(metric.result()) for metric in by_name}
 
     # ----- data
 
@@ -279,9 +287,14 @@ class Sequential(Trainer):
             assert grad_inputs is not None  # only the first layer, called last, is asked for none
             grad_inputs = layers[index].backward(grad_inputs, index > 0)
 
-    def _total_loss(self, y: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None) -> np.float32:
+    def _total_loss(
+        self, y: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None, values: np.ndarray | None = None
+    ) -> np.float32:
+        """The reduced loss plus the penalties; ``values``, if given, are ``loss.call(y, y_pred)``."""
         loss = self.loss
-        value = losses.reduce_values(loss.call(y, y_pred), sample_weight, loss.reduction)  # type: ignore[union-attr]
+        if values is None:
+            values = loss.call(y, y_pred)  # type: ignore[union-attr]
+        value = losses.reduce_values(values, sample_weight, loss.reduction)  # type: ignore[union-attr]
         for layer in self._regularized:
             for penalty in layer.losses:
                 value = np.float32(value + penalty)
@@ -292,10 +305,14 @@ class Sequential(Trainer):
         y_pred = self._forward(x, training=True)
         n = len(x)
         loss = self.loss
-        grad = loss.softmax_gradient(y, y_pred) if self._fused_softmax else loss.gradient(y, y_pred)  # type: ignore[union-attr]
+        values = None
+        if self._fused_softmax:
+            values, grad = loss.softmax_values_and_gradient(y, y_pred)  # type: ignore[union-attr]
+        else:
+            grad = loss.gradient(y, y_pred)  # type: ignore[union-attr]
         scale = losses.reduction_weights(sample_weight, n, loss.reduction)  # type: ignore[union-attr]
-        grad *= scale if np.ndim(scale) == 0 else scale.reshape((n,) + (1,) * (grad.ndim - 1))
-        total = self._total_loss(y, y_pred, sample_weight)  # penalties on the weights before the step, as Keras
+        grad *= scale if scale.ndim == 0 else scale.reshape((n,) + (1,) * (grad.ndim - 1))  # np.ndim() costs more
+        total = self._total_loss(y, y_pred, sample_weight, values)  # penalties on the weights before the step, as Keras
         self._backward(grad)
         self.optimizer.apply([g for layer in self._trainable_layers for g in layer.gradients], self._trainable)  # type: ignore[union-attr]
         self._update_metrics(total, n, y, y_pred, sample_weight)

@@ -87,6 +87,26 @@ class BackupAndRestore(Callback):
         self._pending_states = _decoded(state["callbacks"], arrays)
         self.model._initial_epoch = state["epoch"]  # fit_loop resumes there
 
+    def _check_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Raise unless ``state`` is one this run can resume from (called before the model changes)."""
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"'epoch' must be an integer >= 0, got {epoch!r}")
+        generators = state["generators"]
+        if not isinstance(generators, dict):
+            raise TypeError(f"'generators' must be a mapping, got {type(generators).__name__}")
+        for position, generator in _generators(self.model):
+            if str(position) in generators:
+                trial = type(generator.bit_generator)()  # a throwaway one takes the state first
+                trial.state = generators[str(position)]
+        callbacks = state["callbacks"]
+        if not isinstance(callbacks, list):
+            raise TypeError(f"'callbacks' must be a list, got {type(callbacks).__name__}")
+        for saved in callbacks:
+            if not isinstance(saved, dict) or not isinstance(saved["position"], int) or not isinstance(saved["class"], str):
+                raise TypeError(f"each saved callback state must name its 'position' and 'class', got {saved!r:.80}")
+            _decoded(saved["state"], arrays)
+
     async def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> Awaitable[None] | None:
         self._current_epoch = epoch
         if self._first_epoch is None:
@@ -123,7 +143,7 @@ class BackupAndRestore(Callback):
         latest (the run failed before the next epoch began): it becomes the backup."""
         for path in (self._epoch_end.path, self._path):
             if os.path.exists(path):
-                restored = saving.load_backup(self.model, path)
+                restored = saving.load_backup(self.model, path, check_state=self._check_state)
                 if path != self._path:
                     os.replace(path, self._path)
                 return restored

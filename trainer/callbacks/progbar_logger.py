@@ -12,19 +12,19 @@ from .subscriber import current_event
 __all__ = ["ProgbarLogger"]
 
 _BAR_WIDTH = 20
+_BATCH_HOOKS = ("on_train_batch_end", "on_test_batch_end", "on_predict_batch_end")
 
 
 class ProgbarLogger(Callback):
     """Prints progress as Keras does: ``verbose=1`` a live bar per epoch, ``verbose=2`` a line per epoch.
 
-    It is queued: writing to a slow terminal runs beside training, which waits only if more than
-    ``queue_size`` events pile up, and it loses nothing: every epoch line is printed, in order.
-    Like Keras's progress bar, it redraws the bar at most every ``interval`` seconds, so when it
-    falls behind it skips stale batch updates cheaply and catches up. Times shown are those of the
-    events (when they happened), not of the drawing, which may come later.
+    Like Keras's, it runs in the compute thread (``delivery = "thread"``) and redraws the bar at
+    most every ``interval`` seconds: a batch costs it a clock reading, and training never waits for
+    the event loop on its account. At ``verbose=2`` it does not listen to batch events at all. Times
+    shown are those of the events (when they happened), not of the drawing.
     """
 
-    delivery = "queued"
+    delivery = "thread"
 
     def __init__(self, stream: TextIO | None = None, interval: float = 0.05) -> None:
         super().__init__()
@@ -34,10 +34,22 @@ class ProgbarLogger(Callback):
         self._started = 0.0
         self._drawn = 0.0
         self._seen = 0  # batches done in this epoch (or evaluation), for an epoch of unknown length
+        self._verbose = 1
 
     @property
     def verbose(self) -> int:
-        return int(self.params.get("verbose", 1))
+        return self._verbose
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        super().set_params(params)
+        self._verbose = int(params.get("verbose", 1))
+        # Only the live bar (verbose=1) draws batches. A hook set to the base class's no-op is never
+        # subscribed, so at verbose=2 batch events cost nothing, or are not even made.
+        for hook in _BATCH_HOOKS:
+            if self.verbose == 1:
+                self.__dict__.pop(hook, None)
+            elif getattr(type(self), hook) is getattr(ProgbarLogger, hook):  # a subclass's own hook stays
+                setattr(self, hook, getattr(super(), hook))
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._fitting = True

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from .api import routes
 from .auth import TokenBackend, load_token, unauthorized
+from .dashboard import Dashboard
 from .guards import BodyLimit, JSONErrors
 from .limits import JobLimits
 from .mlp_template import mlp
@@ -111,6 +112,7 @@ def create_app(settings: ServiceSettings) -> Starlette:
     middleware = [
         Middleware(JSONErrors),
         Middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts(), www_redirect=False),
+        Middleware(Dashboard),  # the page and /static/: public, they hold no data
         Middleware(AuthenticationMiddleware, backend=TokenBackend(token, PUBLIC), on_error=unauthorized),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]

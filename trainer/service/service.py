@@ -179,6 +179,7 @@ class TrainingService:
             submitted_at=job.submitted_at, worker=self._worker,
         )  # fmt: skip
         self.journal.save(record)
+        await self.journal.flush()  # an accepted job is on disk before the client hears of it
         return self.describe(job.id)
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
@@ -189,6 +190,7 @@ class TrainingService:
         if status.finished:
             raise JobStateError(job_id, f"has {status.value}; only a queued or running job can be cancelled")
         await self.manager.cancel(job_id)
+        await self._settle(job_id)  # cancelled for good: a restart does not resume it
         return self.describe(job_id)
 
     async def resume(self, job_id: str) -> dict[str, Any]:
@@ -203,7 +205,18 @@ class TrainingService:
                 self.manager.resume(job_id)
             except UnknownJobError:  # a job of an earlier process
                 self._bring_back(job, attempts=job.attempts + 1)
+        await self._settle(job_id)  # queued again for good: a restart resumes it
         return self.describe(job_id)
+
+    async def _settle(self, job_id: str) -> None:
+        """Record the job's status as the manager has it now, and commit, before the client hears
+        of it (its status event, which says the same, may still be on its way)."""
+        live, job = self.manager.get(job_id), self.journal.jobs[job_id]
+        job.status, job.attempts, job.error = live.status, live.attempts, live.error
+        if not live.status.finished:
+            job.finished_at = None
+        self.journal.save(job)
+        await self.journal.flush()
 
     # -- recovery and retention --------------------------------------------------------------------
 

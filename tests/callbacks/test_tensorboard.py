@@ -16,6 +16,7 @@ from trainer.callbacks import Callback, LearningRateScheduler, TensorBoard
 from trainer.callbacks.extras import require
 from trainer.callbacks.scalar_logs import scalar_logs
 from trainer.callbacks.subscriber import overridden_hooks
+from trainer.callbacks.tensorboard import HISTOGRAM_BUCKETS
 from trainer.jobs import JobManager, JobStatus
 from trainer.layers import Dense, Flatten
 
@@ -182,6 +183,9 @@ async def test_histograms_at_every_histogram_freq_epochs_the_last_of_the_final_w
         events = accumulator.Histograms(tag)
         assert [event.step for event in events] == [0, 2, 4]
         assert all(event.histogram_value.num == weight.size for event in events)
+        # At most that many buckets (tensorboardX leaves out empty ones at the ends), holding every value.
+        assert all(len(event.histogram_value.bucket) <= HISTOGRAM_BUCKETS for event in events)
+        assert all(sum(event.histogram_value.bucket) == weight.size for event in events)
         # Epoch 4 is the last: nothing trains after its end, so its histogram is of the final weights.
         last = events[-1].histogram_value
         assert (last.min, last.max) == (pytest.approx(float(weight.min())), pytest.approx(float(weight.max())))

@@ -23,7 +23,10 @@ from .subscriber import current_event
 if TYPE_CHECKING:
     from trainer.layers.layer import Layer
 
-__all__ = ["TensorBoard"]
+__all__ = ["HISTOGRAM_BUCKETS", "TensorBoard"]
+
+HISTOGRAM_BUCKETS = 30
+"""Buckets per weight histogram: ``tf.summary.histogram``'s default, which Keras's TensorBoard uses."""
 
 # Several writers may open a directory within one second (two fits, say): their files must not share a name.
 _writer_numbers = itertools.count(1)
@@ -181,7 +184,7 @@ class TensorBoard(Callback):
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             writer = self._writer("train")
             for tag, weight in _named_weights(self.model.layers):
-                writer.add_histogram(tag + "/histogram", weight, epoch)
+                writer.add_histogram(tag + "/histogram", weight, epoch, bins=HISTOGRAM_BUCKETS)
         for writer in self._writers.values():
             writer.flush()
 

@@ -8,7 +8,7 @@ in this process by default, or each in a Ray actor: ``JobManager(executor=RayExe
 
 from .errors import JobLimitError, JobStateError, UnknownJobError, WorkerDiedError
 from .event_stream import JobEventStream
-from .events import JobStatusChanged, Level
+from .events import JobStatusChanged, Level, level_types, of_job
 from .executor import Executor, InProcessExecutor
 from .job import Job
 from .manager import MIN_FOLLOW_MAXSIZE, JobManager
@@ -36,4 +36,6 @@ __all__ = [
     "WorkerDiedError",
     "event_record",
     "job_record",
+    "level_types",
+    "of_job",
 ]

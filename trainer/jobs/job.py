@@ -32,14 +32,21 @@ class Job:
     """
 
     def __init__(
-        self, job_id: str, name: str, build: Build, history_size: int, *, info: Mapping[str, Any] | None = None
+        self,
+        job_id: str,
+        name: str,
+        build: Build,
+        history_size: int,
+        *,
+        info: Mapping[str, Any] | None = None,
+        attempts: int = 1,
     ) -> None:
         self.id = job_id
         self.name = name
         self.build = build
         self.info: Mapping[str, Any] = MappingProxyType(dict(info or {}))
         self.status = JobStatus.QUEUED
-        self.attempts = 1
+        self.attempts = attempts
         self.epoch: int | None = None
         self.logs: Mapping[str, Any] = MappingProxyType({})
         self.error: str | None = None

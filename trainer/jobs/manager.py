@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["MIN_FOLLOW_MAXSIZE", "JobManager"]
 
 logger = logging.getLogger("trainer.jobs")
+
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # it names the job's backup folder
 
 MIN_FOLLOW_MAXSIZE = len(LIFECYCLE_EVENTS) + 2
 """The smallest queue a follower may have: longer than the number of kinds of event it receives, so
@@ -147,20 +150,38 @@ class JobManager:
 
     # -- jobs --------------------------------------------------------------------------------------
 
-    def submit(self, build: Build, *, name: str | None = None, info: Mapping[str, Any] | None = None) -> Job:
+    def submit(
+        self,
+        build: Build,
+        *,
+        name: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        job_id: str | None = None,
+        attempts: int = 1,
+    ) -> Job:
         """Queue a job that trains what ``build()`` returns (a :class:`TrainingSpec`); return it at once.
 
         ``name`` labels it (by default the name of ``build``); ``info`` is what the application
         keeps with it (a service's request, say), as ``job.info``. Raises :class:`JobLimitError` if
         ``max_queued`` jobs are waiting already.
+
+        ``job_id`` and ``attempts`` bring back a job of an earlier manager (a service restarted on
+        the same ``workdir``): it keeps its id, so it trains on from its backup there, and counts
+        ``attempts`` runs, this one included. A ``job_id`` this manager knows raises ValueError.
         """
         if not callable(build):
             raise TypeError(f"build must be a callable returning a TrainingSpec; got {build!r}")
         if info is not None and not isinstance(info, Mapping):
             raise TypeError(f"info must be a mapping (a dict of what the job was submitted with); got {info!r}")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"attempts must be a positive integer; got {attempts!r}")
+        if job_id is not None and (not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id)):
+            raise ValueError(f"job_id must be 1 to 64 letters, digits, '-' or '_'; got {job_id!r}")
+        if job_id in self._jobs:
+            raise ValueError(f"job_id {job_id!r} is a job of this manager already; resume it instead")
         self._check_room()
         label = name or str(getattr(build, "__name__", "job"))
-        job = Job(self._new_id(), label, build, self.history_size, info=info)
+        job = Job(job_id or self._new_id(), label, build, self.history_size, info=info, attempts=attempts)
         self._jobs[job.id] = job
         self._start(job)
         return job

@@ -1,0 +1,277 @@
+"""The training service without its HTTP face: templates, the job manager, the journal, recovery, retention.
+
+``async with TrainingService(workdir, templates) as service:`` opens (or creates) the workdir's
+database, brings back every stored job, resumes those that were queued or running when the last
+process ended (killed or stopped), deletes backups that belong to no job, and starts the journal's
+writer and the retention sweeps. Leaving it stops the jobs still training without recording them
+as cancelled: a restart resumes them, as after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import time
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+import pydantic
+
+from trainer.jobs import (
+    JobManager,
+    JobStateError,
+    JobStatus,
+    JobStatusChanged,
+    TrainingSpec,
+    UnknownJobError,
+    level_types,
+)
+
+from .journal import Journal
+from .limits import JobLimits
+from .problems import Detail
+from .records import ServiceJob
+from .retention import Retention, backup_size
+from .store import JobStore
+from .templates import Template
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["InvalidJobRequest", "TrainingService"]
+
+logger = logging.getLogger("trainer.service")
+
+_SWEEP_SECONDS = 3600.0  # how often retention runs besides after each finished job
+_INTERRUPTED = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class InvalidJobRequest(ValueError):
+    """A job request the service refuses (422), with one detail per problem."""
+
+    def __init__(self, details: list[Detail]) -> None:
+        super().__init__("invalid job request")
+        self.details = details
+
+
+class TrainingService:
+    """Jobs made from ``templates``, trained by a :class:`~trainer.jobs.JobManager`, recorded in
+    ``<workdir>/service.sqlite3``, their backups under ``<workdir>/jobs/``."""
+
+    def __init__(
+        self,
+        workdir: str | os.PathLike[str],
+        templates: Mapping[str, Template],
+        *,
+        limits: JobLimits | None = None,
+        retention: Retention | None = None,
+        max_concurrent: int = 2,
+        max_queued: int = 100,
+        compute_slots: int | None = 1,
+    ) -> None:
+        self.workdir = os.path.abspath(os.fspath(workdir))
+        self.templates = dict(templates)
+        self.limits = limits or JobLimits()
+        self.retention = retention or Retention()
+        self._manager_options = {"max_concurrent": max_concurrent, "max_queued": max_queued, "compute_slots": compute_slots}
+        self._backups = os.path.join(self.workdir, "jobs")
+        self._worker = {"host": socket.gethostname(), "pid": os.getpid()}
+        self._journal: Journal | None = None
+        self._manager: JobManager | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._sweeping = anyio.Lock()  # a backup is never pruned while its job is being resumed
+        self._stack: AsyncExitStack | None = None
+
+    @property
+    def journal(self) -> Journal:
+        assert self._journal is not None, "the service is not running: use 'async with TrainingService(...)'"
+        return self._journal
+
+    @property
+    def manager(self) -> JobManager:
+        assert self._manager is not None, "the service is not running: use 'async with TrainingService(...)'"
+        return self._manager
+
+    # -- lifetime ----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> TrainingService:
+        os.makedirs(self._backups, exist_ok=True)
+        async with AsyncExitStack() as stack:  # undone in reverse order, on an error here or on leaving
+            store = await anyio.to_thread.run_sync(JobStore, os.path.join(self.workdir, "service.sqlite3"))
+            stack.push_async_callback(anyio.to_thread.run_sync, store.close)
+            journal = self._journal = await anyio.to_thread.run_sync(Journal, store)
+            interrupted = [job for job in journal.jobs.values() if job.status in _INTERRUPTED]
+            options = {**self._manager_options, "keep_finished": self.retention.keep_finished}
+            options["max_queued"] = max(options["max_queued"], len(interrupted))
+            manager = self._manager = JobManager(workdir=self._backups, **options)
+            task_group = self._task_group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(task_group.cancel_scope.cancel)  # the writer commits what is pending as it stops
+            await stack.enter_async_context(manager)
+            # Unsubscribed before the manager stops its jobs, so they stay 'running' in the store and
+            # the next start resumes them. Subscribed before any job runs, so the journal numbers
+            # every event before a reader can see it.
+            stack.enter_context(manager.bus.subscribe(level_types("epoch"), journal.record, name="journal"))
+            stack.enter_context(
+                manager.bus.subscribe(JobStatusChanged, self._after_status, mode="queued", on_error="log", name="retention")
+            )
+            task_group.start_soon(journal.run_writer, name="journal writer")
+            await self._delete_orphan_backups()
+            for job in interrupted:
+                self._bring_back(job)
+            task_group.start_soon(self._sweep_every, _SWEEP_SECONDS, name="retention sweeps")
+            await self.sweep()
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self._stack is not None
+        try:
+            return await self._stack.__aexit__(exc_type, exc, tb)
+        finally:
+            self._manager = self._task_group = self._stack = None
+
+    # -- what the API does -------------------------------------------------------------------------
+
+    def describe(self, job_id: str) -> dict[str, Any]:
+        """The job's record; :class:`UnknownJobError` if the service has none of that id."""
+        job = self.journal.jobs.get(job_id) if isinstance(job_id, str) else None
+        if job is None:
+            raise UnknownJobError(job_id)
+        record = job.record()
+        try:
+            live = self.manager.get(job_id)
+        except UnknownJobError:
+            return record
+        # The manager's view is the newest: its status event may still be on the bus.
+        record.update(status=live.status.value, attempts=live.attempts, error=live.error)
+        return record
+
+    def list(self, *, offset: int = 0, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
+        """Up to ``limit`` job records from ``offset``, in submission order, and how many there are."""
+        ids = list(self.journal.jobs)
+        return [self.describe(job_id) for job_id in ids[offset : offset + limit]], len(ids)
+
+    async def submit(self, template_name: str, params: Any, name: str | None = None) -> dict[str, Any]:
+        """Check, cost and queue a job from a template; :class:`InvalidJobRequest` if it is refused."""
+        template = self.templates.get(template_name)
+        if template is None:
+            from trainer.lookup import unknown_name_message
+
+            reason = unknown_name_message("template", template_name, sorted(self.templates))
+            raise InvalidJobRequest([{"field": "template", "reason": reason}])
+        try:
+            values = template.validate(params)
+        except pydantic.ValidationError as error:
+            raise InvalidJobRequest(_details(error, prefix="params")) from None
+        spec = await self._build_checked(template, values)
+        job = self.manager.submit(partial(template.build, values), name=name or template.name, info={"template": template.name})
+        record = ServiceJob(
+            job.id, job.name, template.name, values, attempts=job.attempts, epochs=spec.epochs,
+            submitted_at=job.submitted_at, worker=self._worker,
+        )  # fmt: skip
+        self.journal.save(record)
+        return self.describe(job.id)
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        record = self.describe(job_id)
+        status = JobStatus(record["status"])
+        if status is JobStatus.CANCELLED:
+            return record
+        if status.finished:
+            raise JobStateError(job_id, f"has {status.value}; only a queued or running job can be cancelled")
+        await self.manager.cancel(job_id)
+        return self.describe(job_id)
+
+    async def resume(self, job_id: str) -> dict[str, Any]:
+        async with self._sweeping:
+            record = self.describe(job_id)
+            job = self.journal.jobs[job_id]
+            if not JobStatus(record["status"]).resumable:
+                raise JobStateError(job_id, f"is {record['status']}; only a cancelled or failed job can be resumed")
+            if not job.backup:
+                raise JobStateError(job_id, "had its backup pruned (the service's backup quota); it cannot be resumed")
+            try:
+                self.manager.resume(job_id)
+            except UnknownJobError:  # a job of an earlier process
+                self._bring_back(job, attempts=job.attempts + 1)
+        return self.describe(job_id)
+
+    # -- recovery and retention --------------------------------------------------------------------
+
+    def _bring_back(self, job: ServiceJob, *, attempts: int | None = None) -> None:
+        template = self.templates.get(job.template)
+        if template is None:
+            job.status, job.error, job.finished_at = JobStatus.FAILED, f"template {job.template!r} is no longer served", time.time()
+            self.journal.save(job)
+            return
+        if attempts is None:  # an interrupted job: a new run if it had started, its first if it had not
+            attempts = job.attempts + (job.status is JobStatus.RUNNING)
+        self.manager.submit(partial(template.build, job.params), name=job.name, info={"template": job.template},
+                            job_id=job.id, attempts=attempts)  # fmt: skip
+        job.worker = self._worker
+
+    async def _build_checked(self, template: Template, values: dict[str, Any]) -> TrainingSpec:
+        try:
+            spec = await anyio.to_thread.run_sync(template.build, values)
+        except Exception as error:  # the user's template code: its failure is the request's problem
+            raise InvalidJobRequest([{"field": "params", "reason": f"the template failed to build: {type(error).__name__}: {error}"}]) from None
+        problems = self.limits.problems(spec)
+        if problems:
+            raise InvalidJobRequest(problems)
+        return spec
+
+    async def _delete_orphan_backups(self) -> None:
+        orphans = [name for name in os.listdir(self._backups) if name not in self.journal.jobs]
+        for name in orphans:
+            await anyio.to_thread.run_sync(partial(shutil.rmtree, os.path.join(self._backups, name), ignore_errors=True))
+        if orphans:
+            logger.info("deleted %d backups of jobs the service no longer knows", len(orphans))
+
+    async def _after_status(self, event: JobStatusChanged) -> None:
+        if event.status.finished:
+            await self.sweep()
+
+    async def _sweep_every(self, seconds: float) -> None:
+        while True:
+            await anyio.sleep(seconds)
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Forget expired finished jobs and prune backups over the quota (see :class:`Retention`)."""
+        async with self._sweeping:
+            jobs = list(self.journal.jobs.values())
+            expired = self.retention.expired(jobs, time.time())
+            await self._delete_backups(expired)
+            await self.journal.forget(expired)
+            jobs = [job for job in jobs if job.id not in expired]
+            sizes = {job.id: await anyio.to_thread.run_sync(backup_size, self._backup_of(job.id)) for job in jobs
+                     if job.status.resumable and job.backup}  # fmt: skip
+            for job_id in self.retention.over_quota(jobs, sizes):
+                await self._delete_backups([job_id])
+                job = self.journal.jobs[job_id]
+                job.backup = False
+                self.journal.save(job)
+
+    async def _delete_backups(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            await anyio.to_thread.run_sync(partial(shutil.rmtree, self._backup_of(job_id), ignore_errors=True))
+
+    def _backup_of(self, job_id: str) -> str:
+        return os.path.join(self._backups, job_id)
+
+
+def _details(error: pydantic.ValidationError, *, prefix: str) -> list[Detail]:
+    return [
+        {"field": ".".join([prefix, *map(str, problem["loc"])]), "reason": problem["msg"]}
+        for problem in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+

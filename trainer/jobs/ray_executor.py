@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,7 +46,8 @@ class RayExecutor:
     copied to this process's. A local Ray started here listens on loopback only: unless the
     environment says otherwise, :data:`LOOPBACK_ENV` is set to ``0`` before Ray is imported. Ray is
     shut down on leaving if it was started here. Starting Ray blocks the event loop for the seconds
-    it takes: Ray's processes die with the thread that started them, so no worker thread can.
+    it takes: Ray's processes die with the thread that started them, so no worker thread can. The
+    process's SIGTERM handler is kept (``ray.init`` replaces it).
 
     * Each run reserves ``num_cpus_per_job`` CPUs of the cluster; a run waits (``running``) until
       an actor can be placed. The job's build is pickled to the worker and called there (see
@@ -105,7 +108,10 @@ class RayExecutor:
         ray = _import_ray(local=self.address is None)
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, **self.init_kwargs}
+            on_sigterm = signal.getsignal(signal.SIGTERM)
             ray.init(address=self.address or "local", **kwargs)
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, on_sigterm)  # ray.init sets its own: the application's stays
             self._started_ray = True
         self._ray = ray
         self._actor_class = ray.remote(JobWorker)

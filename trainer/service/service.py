@@ -25,6 +25,7 @@ import anyio.to_thread
 import pydantic
 
 from trainer.jobs import (
+    Executor,
     JobManager,
     JobStateError,
     JobStatus,
@@ -75,12 +76,14 @@ class TrainingService:
         max_concurrent: int = 2,
         max_queued: int = 100,
         compute_slots: int | None = 1,
+        executor: Executor | None = None,
     ) -> None:
         self.workdir = os.path.abspath(os.fspath(workdir))
         self.templates = dict(templates)
         self.limits = limits or JobLimits()
         self.retention = retention or Retention()
         self._manager_options = {"max_concurrent": max_concurrent, "max_queued": max_queued, "compute_slots": compute_slots}
+        self._executor = executor
         self._backups = os.path.join(self.workdir, "jobs")
         self._worker = {"host": socket.gethostname(), "pid": os.getpid()}
         self._journal: Journal | None = None
@@ -110,7 +113,7 @@ class TrainingService:
             interrupted = [job for job in journal.jobs.values() if job.status in _INTERRUPTED]
             options = {**self._manager_options, "keep_finished": self.retention.keep_finished}
             options["max_queued"] = max(options["max_queued"], len(interrupted))
-            manager = self._manager = JobManager(workdir=self._backups, **options)
+            manager = self._manager = JobManager(workdir=self._backups, executor=self._executor, **options)
             task_group = self._task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)  # the writer commits what is pending as it stops
             await stack.enter_async_context(manager)
@@ -153,6 +156,8 @@ class TrainingService:
             return record
         # The manager's view is the newest: its status event may still be on the bus.
         record.update(status=live.status.value, attempts=live.attempts, error=live.error)
+        if live.worker is not None:  # where its run trains: a Ray worker's process, say
+            record["worker"] = dict(live.worker)
         return record
 
     def list(self, *, offset: int = 0, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:

@@ -174,3 +174,42 @@ def test_the_ray_the_tests_started_listens_and_connects_on_loopback_only(local_r
     assert len(listening) >= 3  # the GCS, the raylet, the object manager at least
     assert [entry for entry in listening if not is_loopback(entry[1])] == []
     assert [entry for entry in connected if not is_loopback(entry[1])] == []
+
+
+async def backed_up_epoch(backup: Path) -> int | None:
+    try:
+        state, _ = await anyio.to_thread.run_sync(saving.load_backup, build_model(dropout=0.25), backup)
+    except FileNotFoundError:
+        return None
+    return int(state["epoch"])
+
+
+async def test_a_manager_that_stops_reading_makes_the_worker_wait(tmp_path: Path) -> None:
+    gate = anyio.Event()
+
+    async def hold(event: TrainBatchEnd) -> None:
+        await gate.wait()  # inline: the manager's bus takes nothing more from the worker meanwhile
+
+    # What may wait between the worker's compute thread and the manager, in events: the run's
+    # forwarding queue (1024) and thread handoff (256), then at most a few lists of maxsize each.
+    bound = 1024 + 256 + 4 * 16
+    per_epoch = 2 + 2 * STEPS
+    async with JobManager(workdir=tmp_path, executor=RayExecutor(backlog=1, maxsize=16)) as jobs:
+        subscription = jobs.bus.subscribe(TrainBatchEnd, hold, mode="inline")
+        job = jobs.submit(partial(remote_spec, epochs=1000))
+        backup = tmp_path / job.id / BACKUP_FILE
+        with anyio.fail_after(60):  # the worker's backups stop advancing: it waits for the manager
+            stalled, since = None, anyio.current_time()
+            while stalled is None or anyio.current_time() - since < 1.0:
+                epoch = await backed_up_epoch(backup)
+                if epoch != stalled:
+                    stalled, since = epoch, anyio.current_time()
+                await anyio.sleep(0.1)
+        assert stalled is not None and stalled <= bound // per_epoch + 2  # of 1000 epochs
+        assert job.status is JobStatus.RUNNING
+        subscription.close()
+        gate.set()
+        await epoch_ended(jobs, job.id, stalled + 5)  # reading again, the manager lets it go on
+        await jobs.cancel(job.id)
+    ended = [e.epoch for e in job.history() if isinstance(e, EpochEnd)]
+    assert ended == list(range(len(ended)))  # nothing lost while it waited

@@ -54,9 +54,10 @@ class RayExecutor:
       :data:`~trainer.jobs.Build`); ``backup_dir`` must be on storage every node reaches.
     * The worker runs the same ``fit_async`` with the same callbacks (inline ones next to the
       model). Every lifecycle event reaches the manager's bus typed, in order, with ``run=job.id``,
-      in lists of what was waiting: at most ``backlog`` lists wait unread, each of at most
-      ``maxsize`` events, and then the worker's training waits for the manager (backpressure).
-      An event's ``time`` is the worker's monotonic clock.
+      in lists of what gathered in ``flush_seconds`` (each list costs a round trip through Ray):
+      at most ``backlog`` lists wait unread, each of at most ``maxsize`` events, and then the
+      worker's training waits for the manager (backpressure). An event's ``time`` is the worker's
+      monotonic clock.
     * Cancelling the run asks the worker to stop before its next step, waits up to ``stop_timeout``
       seconds for it (so backups and checkpoints being written are finished), then kills the actor.
     * A worker process that dies (killed, out of memory, its node lost) fails the run with a
@@ -74,6 +75,7 @@ class RayExecutor:
         *,
         backlog: int = 8,
         maxsize: int = 256,
+        flush_seconds: float = 0.01,
         stop_timeout: float = 10.0,
         init_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
@@ -84,6 +86,8 @@ class RayExecutor:
         for name, value in {"backlog": backlog, "maxsize": maxsize}.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"RayExecutor: {name} must be a positive integer; got {value!r}")
+        if isinstance(flush_seconds, bool) or not isinstance(flush_seconds, (int, float)) or not flush_seconds >= 0:
+            raise ValueError(f"RayExecutor: flush_seconds must be a number of seconds >= 0; got {flush_seconds!r}")
         if isinstance(stop_timeout, bool) or not isinstance(stop_timeout, (int, float)) or not stop_timeout >= 0:
             raise ValueError(f"RayExecutor: stop_timeout must be a number of seconds >= 0; got {stop_timeout!r}")
         if init_kwargs is not None and not isinstance(init_kwargs, Mapping):
@@ -92,6 +96,7 @@ class RayExecutor:
         self.num_cpus_per_job = num_cpus_per_job
         self.backlog = backlog
         self.maxsize = maxsize
+        self.flush_seconds = float(flush_seconds)
         self.stop_timeout = float(stop_timeout)
         self.init_kwargs = dict(init_kwargs or {})
         self._ray: ModuleType | None = None
@@ -135,7 +140,7 @@ class RayExecutor:
             job.worker = await self._get(actor.where.remote())
             placed = True
             train = actor.train.options(num_returns="streaming", _generator_backpressure_num_objects=self.backlog)
-            events = train.remote(job.build, job.id, os.fspath(backup_dir), self.maxsize)
+            events = train.remote(job.build, job.id, os.fspath(backup_dir), self.maxsize, self.flush_seconds)
             await self._publish_all(events, bus)
         except anyio.get_cancelled_exc_class():
             if placed:

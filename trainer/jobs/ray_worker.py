@@ -28,7 +28,7 @@ class JobWorker:
     """One run of one job, in a Ray worker process (an async actor: one per run).
 
     :meth:`train` is a Ray streaming generator: it yields the run's lifecycle events in lists, in
-    publication order, each a list of every event waiting when the caller asked for more. Ray
+    publication order, each of every event waiting, at most one list per ``flush_seconds``. Ray
     pauses it while ``_generator_backpressure_num_objects`` lists wait unread; the run's events then
     fill a queue of ``maxsize`` and its compute thread waits for room: a slow reader makes the worker
     wait, and memory stays bounded. :meth:`stop` cancels the run before its next step.
@@ -42,7 +42,9 @@ class JobWorker:
         """``{"host", "pid"}`` of the worker process."""
         return this_process()
 
-    async def train(self, build: Build, job_id: str, backup_dir: str, maxsize: int) -> AsyncIterator[list[LifecycleEvent]]:
+    async def train(
+        self, build: Build, job_id: str, backup_dir: str, maxsize: int, flush_seconds: float
+    ) -> AsyncIterator[list[LifecycleEvent]]:
         spec = checked_spec(await anyio.to_thread.run_sync(build), job_id)
         bus = EventBus()
         stream = bus.stream(LifecycleEvent, maxsize=maxsize)  # subscribed before the run publishes anything
@@ -57,6 +59,7 @@ class JobWorker:
                 except anyio.EndOfStream:
                     break
                 yield [_shippable(event) for event in events]
+                await anyio.sleep(flush_seconds)  # each list costs Ray a round trip: let events gather
         except BaseException:
             self._scope.cancel()  # the caller is gone: only then, as cancelling a run ending would hide its error
             raise

@@ -144,11 +144,12 @@ class RayExecutor:
             await self._publish_all(events, bus)
         except anyio.get_cancelled_exc_class():
             if placed:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout):
+                # A worker that fails or dies meanwhile has stopped too: the job is cancelled all the same.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout), \
+                        contextlib.suppress(ray.exceptions.RayError):  # fmt: skip
                     await self._get(actor.stop.remote())
                     if events is not None:  # what the worker did before it stopped reaches the bus too
-                        with contextlib.suppress(ray.exceptions.RayError):
-                            await self._publish_all(events, bus)
+                        await self._publish_all(events, bus)
             raise
         except ray.exceptions.RayTaskError as error:
             raise error.cause from error  # what failed the run in the worker, as it failed it

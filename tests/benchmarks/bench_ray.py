@@ -97,12 +97,26 @@ async def round_of(name: str, jobs_at_once: int, executor: RayExecutor | None) -
     in_window = sum(window[0] < t <= window[1] for times in batches.values() for t in times)
     return {
         "samples_per_s": total / elapsed,
-        "training_samples_per_s": in_window * batch_size / (window[1] - window[0]),
+        # None when no moment saw every job training (their starts spread over longer than a job takes)
+        "training_samples_per_s": in_window * batch_size / (window[1] - window[0]) if window[1] > window[0] else None,
         "start_s": statistics.median(first_batch[job_id] - submitted[job_id] for job_id in submitted),
         "trip_us": statistics.median(trips) * 1e6,
         "trip_p99_us": statistics.quantiles(trips, n=100)[98] * 1e6,
         "lags": lags,
     }
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
+
+
+def _ratio(value: float | None, reference: float | None) -> float | None:
+    return None if value is None or not reference else value / reference
+
+
+def _rounded(value: float | None, digits: int = 0) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def main() -> None:
@@ -120,19 +134,19 @@ def main() -> None:
             for _ in range(args.repeats):
                 results["in_process"].append(anyio.run(round_of, name, args.jobs, None))
                 results["ray"].append(anyio.run(round_of, name, args.jobs, RayExecutor(num_cpus_per_job=1)))
-            medians = {variant: {key: statistics.median(r[key] for r in rounds) for key in rounds[0] if key != "lags"}
+            medians = {variant: {key: _median([r[key] for r in rounds]) for key in rounds[0] if key != "lags"}
                        for variant, rounds in results.items()}  # fmt: skip
             for variant, figures in medians.items():
                 lags = [lag for r in results[variant] for lag in r["lags"]]
                 print(json.dumps({
                     "benchmark": f"jobs_at_once {name}", "variant": variant, "jobs": args.jobs,
-                    "samples_per_s": round(figures["samples_per_s"]),
-                    "training_samples_per_s": round(figures["training_samples_per_s"]),
-                    "vs_in_process": round(figures["samples_per_s"] / medians["in_process"]["samples_per_s"], 2),
-                    "training_vs_in_process": round(
-                        figures["training_samples_per_s"] / medians["in_process"]["training_samples_per_s"], 2),
-                    "job_start_s": round(figures["start_s"], 3),
-                    "event_trip_us": round(figures["trip_us"]), "event_trip_p99_us": round(figures["trip_p99_us"]),
+                    "samples_per_s": _rounded(figures["samples_per_s"]),
+                    "training_samples_per_s": _rounded(figures["training_samples_per_s"]),
+                    "vs_in_process": _rounded(_ratio(figures["samples_per_s"], medians["in_process"]["samples_per_s"]), 2),
+                    "training_vs_in_process": _rounded(
+                        _ratio(figures["training_samples_per_s"], medians["in_process"]["training_samples_per_s"]), 2),
+                    "job_start_s": _rounded(figures["start_s"], 3),
+                    "event_trip_us": _rounded(figures["trip_us"]), "event_trip_p99_us": _rounded(figures["trip_p99_us"]),
                     "loop_lag_p99_ms": round(1000 * statistics.quantiles(lags, n=100)[98], 2),
                     "repeats": args.repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
                 }), flush=True)  # fmt: skip

@@ -10,26 +10,33 @@ import httpx
 SMALL = {"dataset": "synthetic", "layers": [16], "samples": 128, "batch_size": 16}  # 8 steps per epoch
 
 
-async def submit(client: httpx.AsyncClient, **fields: Any) -> str:
-    response = await client.post("/jobs", json={**SMALL, **fields})
+async def submit(client: httpx.AsyncClient, template: str = "mlp", **params: Any) -> str:
+    response = await client.post("/jobs", json={"template": template, "params": {**SMALL, **params}})
     assert response.status_code == 201, response.text
     assert response.headers["location"] == f"/jobs/{response.json()['id']}"
     return str(response.json()["id"])
 
 
-async def events_of(client: httpx.AsyncClient, job_id: str, level: str = "epoch") -> list[dict[str, Any]]:
-    """Every event of the job's stream, until the service ends it (when the job finishes)."""
+async def events_of(
+    client: httpx.AsyncClient, job_id: str, level: str = "epoch", last_event_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Every event of the job's stream, until the service ends it (when the job finishes); each
+    record with its SSE ``id`` (None if it has none) under ``"sse_id"``."""
+    headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
     records = []
-    async with client.stream("GET", f"/jobs/{job_id}/events", params={"level": level}) as response:
+    async with client.stream("GET", f"/jobs/{job_id}/events", params={"level": level}, headers=headers) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        kind = None
+        kind, event_id = None, None
         async for line in response.aiter_lines():
-            if line.startswith("event: "):
+            if line.startswith("id: "):
+                event_id = int(line.removeprefix("id: "))
+            elif line.startswith("event: "):
                 kind = line.removeprefix("event: ")
             elif line.startswith("data: "):
                 record = json.loads(line.removeprefix("data: "))
                 assert record["event"] == kind
-                records.append(record)
+                records.append({**record, "sse_id": event_id})
+                kind, event_id = None, None
     return records
 
 

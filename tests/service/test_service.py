@@ -1,4 +1,4 @@
-"""The example service against a real uvicorn server on 127.0.0.1, with httpx as the client."""
+"""The service, started as a user starts it (real uvicorn on 127.0.0.1), with httpx as the client."""
 
 from __future__ import annotations
 
@@ -11,20 +11,20 @@ import httpx
 import pytest
 
 from .client import SMALL, epochs_ended, events_of, statuses, submit
-from .server import running_service
+from .server import Service, running_service
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_service("--max-concurrent", "3", "--workdir", str(tmp_path_factory.mktemp("jobs"))) as url:
-        yield url
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with running_service(tmp_path_factory.mktemp("service"), "--max-concurrent", "3") as service:
+        yield service
 
 
 @pytest.fixture
-async def client(service: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=service, timeout=30) as client:
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=service.url, headers=service.headers, timeout=30) as client:
         yield client
 
 
@@ -66,7 +66,7 @@ async def test_three_jobs_at_once_complete_and_stream_every_epoch_in_order(clien
         assert {record["run"] for record in streams[job_id]} == {job_id}
         described = await job(client, job_id)
         assert described["status"] == "completed" and described["epoch"] == 4 and "loss" in described["logs"]
-        assert described["config"]["epochs"] == 5
+        assert described["params"]["epochs"] == 5 and described["epochs"] == 5 and described["template"] == "mlp"
     listed = (await client.get("/jobs")).json()["jobs"]
     assert set(ids) <= {entry["id"] for entry in listed}
 
@@ -94,12 +94,12 @@ async def test_a_cancelled_job_stops_and_a_resumed_one_goes_on_from_its_last_epo
     assert (await job(client, job_id))["attempts"] == 2
 
 
-async def test_a_client_that_stops_reading_does_not_slow_the_other_jobs(service: str, client: httpx.AsyncClient) -> None:
+async def test_a_client_that_stops_reading_does_not_slow_the_other_jobs(service: Service, client: httpx.AsyncClient) -> None:
     busy = {"samples": 4096, "batch_size": 8, "epochs": 3}  # 512 batches an epoch: plenty of batch events
 
     async def run_pair(stall: bool) -> list[list[dict[str, Any]]]:
         watched, other = await submit(client, **busy), await submit(client, epochs=4)
-        async with httpx.AsyncClient(base_url=service, timeout=30) as staller:
+        async with httpx.AsyncClient(base_url=service.url, headers=service.headers, timeout=30) as staller:
             if stall:
                 stalled = staller.stream("GET", f"/jobs/{watched}/events", params={"level": "batch"})
                 response = await stalled.__aenter__()  # headers read, the body never
@@ -118,22 +118,25 @@ async def test_a_client_that_stops_reading_does_not_slow_the_other_jobs(service:
 async def test_bad_requests_answer_422_or_404_and_change_nothing(client: httpx.AsyncClient) -> None:
     before = (await client.get("/jobs")).json()
 
-    async def refused(body: bytes | None = None, **fields: Any) -> list[dict[str, Any]]:
+    async def refused(body: bytes | None = None, **params: Any) -> list[dict[str, Any]]:
         if body is None:
-            response = await client.post("/jobs", json={**SMALL, **fields})
+            response = await client.post("/jobs", json={"template": "mlp", "params": {**SMALL, **params}})
         else:
-            response = await client.post("/jobs", content=body)
+            response = await client.post("/jobs", content=body, headers={"content-type": "application/json"})
         assert response.status_code == 422, response.text
         assert response.json()["error"] == "invalid job request"
         return response.json()["details"]  # type: ignore[no-any-return]
 
-    assert "malformed JSON" in (await refused(b'{"epochs": 3'))[0]["reason"]
-    assert (await refused(b"[1, 2]"))[0]["reason"].startswith("the body must be a JSON object")
+    assert "Invalid JSON" in (await refused(b'{"template": "mlp"'))[0]["reason"]
+    assert (await refused(b"[1, 2]"))[0]["reason"].startswith("Input should be an object")
+    unknown = await refused(b'{"template": "mpl"}')
+    assert unknown[0]["field"] == "template" and "Did you mean 'mlp'?" in unknown[0]["reason"]
     typo = await refused(epoch=3)
-    assert typo[0]["field"] == "epoch" and typo[0]["reason"].startswith("Unknown field: 'epoch'. Did you mean 'epochs'?")
+    assert typo[0]["field"] == "params.epoch" and "Did you mean 'epochs'?" in typo[0]["reason"]
     problems = await refused(epochs=0, layers=[16, -1], learning_rate=-0.1, dataset="mnist", batch_size=True)
-    assert [p["field"] for p in problems] == ["dataset", "layers", "learning_rate", "epochs", "batch_size"]
-    assert "integer from 1 to 10000; got 0" in problems[3]["reason"]
+    fields = [p["field"] for p in problems]
+    assert fields == ["params.dataset", "params.layers.1", "params.learning_rate", "params.epochs", "params.batch_size"]
+    assert "greater than or equal to 1" in problems[3]["reason"]
 
     for method, path in [("GET", "/jobs/nope"), ("DELETE", "/jobs/nope"), ("POST", "/jobs/nope/resume"), ("GET", "/jobs/nope/events")]:
         response = await client.request(method, path)

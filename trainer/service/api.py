@@ -8,13 +8,13 @@ from typing import Any
 
 import pydantic
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from trainer.jobs import JobLimitError, JobStateError, UnknownJobError
 
 from .auth import login, logout
-from .problems import Detail, problem
+from .problems import Answer, problem, validation_details
 from .service import InvalidJobRequest, TrainingService
 from .sse import EncodedEvents, batch_level, epoch_level
 
@@ -69,19 +69,11 @@ def parsed(model: type[pydantic.BaseModel], body: bytes) -> pydantic.BaseModel:
     try:
         return model.model_validate_json(body)
     except pydantic.ValidationError as error:
-        raise InvalidJobRequest(_details(error)) from None
-
-
-def _details(error: pydantic.ValidationError) -> list[Detail]:
-    details: list[Detail] = []
-    for found in error.errors(include_url=False, include_input=False, include_context=False):
-        field = ".".join(map(str, found["loc"])) or None
-        details.append({"field": field, "reason": found["msg"]})
-    return details
+        raise InvalidJobRequest(validation_details(error, known=list(model.model_fields))) from None
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return Answer({"status": "ok"})
 
 
 @answers_errors
@@ -95,7 +87,7 @@ async def submit_job(request: Request) -> Response:
     job_request = parsed(JobRequest, await request.body())
     assert isinstance(job_request, JobRequest)
     record = await service_of(request).submit(job_request.template, job_request.params, job_request.name)
-    return JSONResponse(record, status_code=201, headers={"Location": f"/jobs/{record['id']}"})
+    return Answer(record, status_code=201, headers={"Location": f"/jobs/{record['id']}"})
 
 
 @answers_errors
@@ -103,29 +95,29 @@ async def list_jobs(request: Request) -> Response:
     offset = _query_integer(request, "offset", 0, 0, 10**9)
     limit = _query_integer(request, "limit", 1000, 1, 1000)
     jobs, total = service_of(request).list(offset=offset, limit=limit)
-    return JSONResponse({"jobs": jobs, "total": total, "offset": offset})
+    return Answer({"jobs": jobs, "total": total, "offset": offset})
 
 
 @answers_errors
 async def show_job(request: Request) -> Response:
-    return JSONResponse(service_of(request).describe(request.path_params["job_id"]))
+    return Answer(service_of(request).describe(request.path_params["job_id"]))
 
 
 @answers_errors
 async def cancel_job(request: Request) -> Response:
-    return JSONResponse(await service_of(request).cancel(request.path_params["job_id"]))
+    return Answer(await service_of(request).cancel(request.path_params["job_id"]))
 
 
 @answers_errors
 async def resume_job(request: Request) -> Response:
-    return JSONResponse(await service_of(request).resume(request.path_params["job_id"]), status_code=202)
+    return Answer(await service_of(request).resume(request.path_params["job_id"]), status_code=202)
 
 
 @answers_errors
 async def list_templates(request: Request) -> Response:
     templates = service_of(request).templates.values()
     described = [{"name": t.name, "description": t.description, "schema": t.schema()} for t in templates]
-    return JSONResponse({"templates": described})
+    return Answer({"templates": described})
 
 
 @answers_errors

@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from trainer.jobs import Executor
@@ -25,7 +25,7 @@ from .guards import BodyLimit, JSONErrors
 from .limits import JobLimits
 from .mlp_template import mlp
 from .openapi import openapi_document
-from .problems import problem
+from .problems import Answer, problem
 from .retention import Retention
 from .service import TrainingService
 from .sse import EncodedEvents
@@ -110,7 +110,7 @@ def create_app(settings: ServiceSettings) -> Starlette:
             yield
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(document)
+        return Answer(document)
 
     middleware = [
         Middleware(JSONErrors),

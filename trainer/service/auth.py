@@ -14,11 +14,16 @@ import os
 import secrets
 from collections.abc import Collection
 
-from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, SimpleUser
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    SimpleUser,
+)
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from .problems import problem
+from .problems import Answer, problem
 
 __all__ = ["COOKIE", "TOKEN_VARIABLE", "TokenBackend", "load_token", "login", "logout", "unauthorized"]
 
@@ -94,12 +99,12 @@ async def login(request: Request, token: str, body: object) -> Response:
     given = body.get("token") if isinstance(body, dict) else None
     if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
         return problem(401, "the token is wrong", [{"field": "token", "reason": "is not the service's token"}])
-    response = JSONResponse({"ok": True})
+    response = Answer({"ok": True})
     response.set_cookie(COOKIE, session_value(token), httponly=True, samesite="strict", path="/")
     return response
 
 
 async def logout(request: Request) -> Response:
-    response = JSONResponse({"ok": True})
+    response = Answer({"ok": True})
     response.delete_cookie(COOKIE, httponly=True, samesite="strict", path="/")
     return response

@@ -34,10 +34,11 @@ from trainer.jobs import (
     UnknownJobError,
     level_types,
 )
+from trainer.lookup import unknown_name_message
 
 from .journal import Journal
 from .limits import JobLimits
-from .problems import Detail
+from .problems import Detail, validation_details
 from .records import ServiceJob
 from .retention import Retention, backup_size
 from .store import JobStore
@@ -169,14 +170,12 @@ class TrainingService:
         """Check, cost and queue a job from a template; :class:`InvalidJobRequest` if it is refused."""
         template = self.templates.get(template_name)
         if template is None:
-            from trainer.lookup import unknown_name_message
-
             reason = unknown_name_message("template", template_name, sorted(self.templates))
             raise InvalidJobRequest([{"field": "template", "reason": reason}])
         try:
             values = template.validate(params)
         except pydantic.ValidationError as error:
-            raise InvalidJobRequest(_details(error, prefix="params")) from None
+            raise InvalidJobRequest(validation_details(error, prefix="params", known=list(template.params.model_fields))) from None
         spec = await self._build_checked(template, values)
         job = self.manager.submit(partial(template.build, values), name=name or template.name, info={"template": template.name})
         record = ServiceJob(
@@ -272,11 +271,3 @@ class TrainingService:
 
     def _backup_of(self, job_id: str) -> str:
         return os.path.join(self._backups, job_id)
-
-
-def _details(error: pydantic.ValidationError, *, prefix: str) -> list[Detail]:
-    return [
-        {"field": ".".join([prefix, *map(str, problem["loc"])]), "reason": problem["msg"]}
-        for problem in error.errors(include_url=False, include_input=False, include_context=False)
-    ]
-

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import json
 import re
 import sys
 import threading
@@ -20,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pydantic
+import pydantic_core
 
 from trainer.jobs import TrainingSpec
 
@@ -63,7 +63,7 @@ class Template:
 
     def _parse(self, params: Any) -> pydantic.BaseModel:
         # Through JSON, as a request holds them: strict types (no "5" for 5), arrays for tuples.
-        return self.params.model_validate_json(json.dumps(params))
+        return self.params.model_validate_json(pydantic_core.to_json(params))
 
     def build(self, params: Mapping[str, Any]) -> TrainingSpec:
         """Call the template with ``params`` (as :meth:`validate` returned them); one build at a time."""

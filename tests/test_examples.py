@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
+from tests.service.server import running_service_command
+
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
@@ -44,3 +48,16 @@ def test_digits_main_job_reaches_the_target_accuracy(tmp_path: Path) -> None:
     rows = (tmp_path / "training.csv").read_text().splitlines()
     assert rows[0].split(",")[:2] == ["epoch", "accuracy"]
     assert len(rows) - 1 == len((tmp_path / "progress.jsonl").read_text().splitlines())
+
+
+def test_the_service_example_serves_its_own_template(tmp_path: Path) -> None:
+    with running_service_command([sys.executable, str(EXAMPLES / "service.py")], tmp_path) as service:
+        with httpx.Client(base_url=service.url, headers=service.headers, timeout=60) as client:
+            names = [template["name"] for template in client.get("/templates").json()["templates"]]
+            assert names == ["mlp", "digits"]
+            job = client.post("/jobs", json={"template": "digits", "params": {"epochs": 2, "hidden": [16]}})
+            assert job.status_code == 201, job.text
+            with client.stream("GET", f"/jobs/{job.json()['id']}/events") as events:
+                lines = [line for line in events.iter_lines() if line.startswith("data: ")]
+            assert '"status": "completed"' in lines[-1]
+            assert client.get(f"/jobs/{job.json()['id']}").json()["epoch"] == 1

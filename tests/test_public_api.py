@@ -46,3 +46,12 @@ def test_eventbus_never_imports_trainer() -> None:
             imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
             imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
             assert not [module for module in imported if module.split(".")[0] == "trainer"], name
+
+
+def test_the_job_manager_never_imports_the_service() -> None:
+    for name in modules():
+        if name.startswith("trainer.jobs"):
+            tree = ast.parse(Path(importlib.import_module(name).__file__ or "").read_text())
+            imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+            imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+            assert not [module for module in imported if module.startswith("trainer.service")], name

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +35,18 @@ class Service:
         self.process.wait(timeout=30)
 
 
-@contextmanager
-def running_service(workdir: str | os.PathLike[str], *options: str, env: dict[str, str] | None = None) -> Iterator[Service]:
+def running_service(workdir: str | os.PathLike[str], *options: str, env: dict[str, str] | None = None) -> ContextManager[Service]:
     """Start the service on ``workdir`` with ``options`` on a port of its choosing (``--port 0``);
     yield it once it answers; stop it on leaving (if it still runs)."""
-    command = [sys.executable, "-m", "trainer.service", "--workdir", str(workdir), "--port", "0", *options]
+    return running_service_command([sys.executable, "-m", "trainer.service"], workdir, *options, env=env)
+
+
+@contextmanager
+def running_service_command(
+    start: list[str], workdir: str | os.PathLike[str], *options: str, env: dict[str, str] | None = None
+) -> Iterator[Service]:
+    """:func:`running_service`, started by the command ``start`` (a script that serves it, say)."""
+    command = [*start, "--workdir", str(workdir), "--port", "0", *options]
     environment = {**os.environ, **(env or {})}
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=environment) as process:
         try:

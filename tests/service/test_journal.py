@@ -49,8 +49,20 @@ async def test_what_the_database_holds_reads_the_same_as_what_is_in_memory(tmp_p
     assert (await journal.read(limit=3)) == (everything[:3], 3)
     await journal.flush()
     again = Journal(JobStore(tmp_path / "service.sqlite3"))  # a new process on the same file
-    assert (await again.read())[0] == everything and again.last_id == 10
-    assert again.jobs["b"].epoch == 9
+    assert (await again.read())[0] == everything and again.jobs["b"].epoch == 9
+
+
+async def test_a_new_process_numbers_above_every_id_an_earlier_one_gave(tmp_path: Path) -> None:
+    first = opened(tmp_path)
+    await first.record(EpochEnd(run="a", logs={}, epoch=0))
+    await first.flush()
+    await first.record(EpochEnd(run="a", logs={}, epoch=1))  # id 2, seen by a client, never committed
+    killed = Journal(JobStore(tmp_path / "service.sqlite3"))
+    await killed.record(EpochEnd(run="a", logs={}, epoch=1))
+    events, _ = await killed.read(after=2)  # what the client that saw id 2 asks for
+    assert [(e.id > 2, e.kind) for e in events] == [(True, "EpochEnd")]
+    await killed.flush()
+    assert [e.id for e in (await Journal(JobStore(tmp_path / "service.sqlite3")).read())[0]] == [1, events[0].id]
 
 
 async def test_a_full_journal_holds_the_publisher_until_it_is_written(tmp_path: Path) -> None:

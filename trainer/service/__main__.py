@@ -1,3 +1,6 @@
+"""``python -m trainer.service``: see :mod:`trainer.service.cli`."""
+
 from .cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -94,7 +94,7 @@ async def submit_job(request: Request) -> Response:
 async def list_jobs(request: Request) -> Response:
     offset = _query_integer(request, "offset", 0, 0, 10**9)
     limit = _query_integer(request, "limit", 1000, 1, 1000)
-    jobs, total = service_of(request).list(offset=offset, limit=limit)
+    jobs, total = service_of(request).page(offset=offset, limit=limit)
     return Answer({"jobs": jobs, "total": total, "offset": offset})
 
 

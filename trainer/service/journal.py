@@ -7,6 +7,9 @@ any stream reader sees it. Writes are batched: a writer task commits what came i
 never blocks the event loop. At most ``max_pending`` events wait to be written; past that the
 publisher waits (memory stays bounded, nothing is dropped).
 
+Ids increase across restarts too: a client that saw an id before the service died, then reconnects
+with it (``Last-Event-ID``), is sent every event recorded after it, and none twice.
+
 Reading (:meth:`Journal.read`) is served from the newest events kept in memory, which include
 those not yet committed; only a reader further behind goes to the database. A reader therefore
 sees every event in id order, none missed, none twice, whatever the writer is doing.
@@ -37,6 +40,7 @@ __all__ = ["Journal"]
 logger = logging.getLogger("trainer.service")
 
 _IN_MEMORY = 4096  # newest events kept for readers, committed or not
+_ID_BLOCK = 32  # bits of the ids one process gives: 4 billion events, and 2**21 starts in a browser's safe integers
 
 
 class Journal:
@@ -45,7 +49,11 @@ class Journal:
     def __init__(self, store: JobStore, *, flush_seconds: float = 0.05, max_pending: int = 10_000) -> None:
         self.store = store
         self.jobs: dict[str, ServiceJob] = {job.id: job for job in store.jobs()}
-        self._last_id = store.last_event_id()
+        # Ids given to events that were not yet committed when a process died are lost with them,
+        # and a client may have seen them: each start numbers on from a new block of 2**32, above
+        # every id an earlier process gave.
+        stored = store.last_event_id()
+        self._last_id = 0 if stored == 0 else ((stored >> _ID_BLOCK) + 1) << _ID_BLOCK
         self._flush_seconds = flush_seconds
         self._max_pending = max_pending
         self._recent: list[StoredEvent] = []  # ids increasing; the uncommitted ones among them

@@ -46,9 +46,8 @@ def mlp(
 
 @functools.cache
 def _digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import (
-        load_digits,  # the service extra; only this data set needs it
-    )
+    # The service extra has scikit-learn; only this data set needs it.
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
 
     x, y = load_digits(return_X_y=True)
     return (x / 16.0).astype(np.float32), y

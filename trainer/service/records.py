@@ -36,14 +36,16 @@ class ServiceJob:
     backup: bool = True
 
     def record(self) -> dict[str, Any]:
-        """The job as the API answers it (strict JSON values)."""
-        record = dataclasses.asdict(self)
+        """The job as the API answers it and the store keeps it (a new dict; ``params``, ``logs`` and
+        ``worker`` are shared, not copied: JSON values that are replaced, never changed in place)."""
+        record = {field.name: getattr(self, field.name) for field in _FIELDS}
         record["status"] = self.status.value
         return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> ServiceJob:
-        fields = {field.name for field in dataclasses.fields(cls)}
-        values = {name: value for name, value in record.items() if name in fields}
-        values["status"] = JobStatus(values["status"])
-        return cls(**values)
+        """The job :meth:`record` describes (as the store keeps it)."""
+        return cls(**{**record, "status": JobStatus(record["status"])})
+
+
+_FIELDS = dataclasses.fields(ServiceJob)

@@ -83,7 +83,7 @@ class TrainingService:
         self.templates = dict(templates)
         self.limits = limits or JobLimits()
         self.retention = retention or Retention()
-        self._manager_options = {"max_concurrent": max_concurrent, "max_queued": max_queued, "compute_slots": compute_slots}
+        self._max_concurrent, self._max_queued, self._compute_slots = max_concurrent, max_queued, compute_slots
         self._executor = executor
         self._backups = os.path.join(self.workdir, "jobs")
         self._worker = {"host": socket.gethostname(), "pid": os.getpid()}
@@ -112,9 +112,11 @@ class TrainingService:
             stack.push_async_callback(anyio.to_thread.run_sync, store.close)
             journal = self._journal = await anyio.to_thread.run_sync(Journal, store)
             interrupted = [job for job in journal.jobs.values() if job.status in _INTERRUPTED]
-            options = {**self._manager_options, "keep_finished": self.retention.keep_finished}
-            options["max_queued"] = max(options["max_queued"], len(interrupted))
-            manager = self._manager = JobManager(workdir=self._backups, executor=self._executor, **options)
+            manager = self._manager = JobManager(
+                workdir=self._backups, max_concurrent=self._max_concurrent, compute_slots=self._compute_slots,
+                max_queued=max(self._max_queued, len(interrupted)), keep_finished=self.retention.keep_finished,
+                executor=self._executor,
+            )  # fmt: skip
             task_group = self._task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)  # the writer commits what is pending as it stops
             await stack.enter_async_context(manager)
@@ -161,7 +163,7 @@ class TrainingService:
             record["worker"] = dict(live.worker)
         return record
 
-    def list(self, *, offset: int = 0, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
+    def page(self, *, offset: int = 0, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
         """Up to ``limit`` job records from ``offset``, in submission order, and how many there are."""
         ids = list(self.journal.jobs)
         return [self.describe(job_id) for job_id in ids[offset : offset + limit]], len(ids)

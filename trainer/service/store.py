@@ -61,9 +61,9 @@ class JobStore:
 
     def jobs(self) -> list[ServiceJob]:
         """Every stored job, in submission order."""
-        rows = self._db.execute("SELECT record FROM jobs").fetchall()
-        jobs = [ServiceJob.from_record(json.loads(record)) for (record,) in rows]
-        return sorted(jobs, key=lambda job: (job.submitted_at, job.id))
+        # An upsert keeps a row's rowid, so rowid order is the order the jobs were first written in.
+        rows = self._db.execute("SELECT record FROM jobs ORDER BY rowid").fetchall()
+        return [ServiceJob.from_record(json.loads(record)) for (record,) in rows]
 
     def last_event_id(self) -> int:
         (last,) = self._db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()

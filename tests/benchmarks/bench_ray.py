@@ -127,7 +127,7 @@ def main() -> None:
     os.environ.setdefault(LOOPBACK_ENV, "0")  # before Ray is imported: loopback only
     import ray
 
-    ray.init(num_cpus=args.jobs, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.jobs, include_dashboard=False, log_to_driver=False)
     try:
         for name in SHAPES:
             results: dict[str, list[dict[str, Any]]] = {"in_process": [], "ray": []}

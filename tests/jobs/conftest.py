@@ -20,7 +20,8 @@ def local_ray() -> Iterator[ModuleType]:
     os.environ[LOOPBACK_ENV] = "0"
     import ray
 
-    ray.init(num_cpus=RAY_CPUS, include_dashboard=False, log_to_driver=False)
+    # "local": a Ray of its own, never a cluster that `ray start` left running on this machine.
+    ray.init(address="local", num_cpus=RAY_CPUS, include_dashboard=False, log_to_driver=False)
     try:
         yield ray
     finally:

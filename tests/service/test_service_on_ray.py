@@ -3,10 +3,18 @@ every job in a Ray worker of its own."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
 import httpx
+import psutil
 import pytest
 
 from trainer.jobs.ray_executor import LOOPBACK_ENV
@@ -53,3 +61,52 @@ async def test_jobs_train_in_ray_workers_their_events_in_order_and_cancel_and_re
     assert service.process.pid not in pids and len(set(pids)) == 2
     assert resumed["status"] == "running" and resumed["attempts"] == 2
     assert resumed["epoch"] > stopped_at  # type: ignore[operator]
+
+
+@contextmanager
+def ray_head() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Ray cluster's head as an operator starts one, ``ray start --head --block``, on loopback;
+    yield its address once it listens; stop it (SIGTERM stops its processes) on leaving."""
+    with socket.socket() as probe:  # a free port for its GCS
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    command = [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+               "--disable-usage-stats", "--block"]  # fmt: skip
+    with subprocess.Popen(command, env={**os.environ, LOOPBACK_ENV: "0"}, stdout=subprocess.DEVNULL) as head:
+        try:
+            deadline = time.monotonic() + 60  # a bound for a hung start, not a speed check
+            while True:
+                assert head.poll() is None, "ray start --head exited"
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the Ray head did not listen within 60 s"
+                    time.sleep(0.1)
+            yield f"127.0.0.1:{port}", head
+        finally:
+            head.terminate()
+            try:
+                head.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                head.kill()
+                head.wait()
+
+
+async def test_the_service_joins_a_running_cluster_with_ray_address(tmp_path: Path) -> None:
+    with ray_head() as (address, head):
+        # Joining a cluster by its address, Ray authenticates only if told to (its token: ~/.ray/auth_token).
+        env = {LOOPBACK_ENV: "0", "RAY_AUTH_MODE": "token"}
+        with running_service(tmp_path, "--executor", "ray", "--ray-address", address, env=env) as service:
+            async with client_of(service) as client:
+                quick = await submit(client, epochs=2)
+                assert statuses(await events_of(client, quick))[-1] == "completed"
+                long = await submit(client, epochs=2000)
+                while (job := await job_of(client, long))["epoch"] is None:
+                    await anyio.sleep(0.05)
+                cluster = {process.pid for process in psutil.Process(head.pid).children(recursive=True)}
+                await client.delete(f"/jobs/{long}")
+            started_by_the_service = {child.pid for child in psutil.Process(service.process.pid).children(recursive=True)}
+    assert job["worker"]["pid"] in cluster  # type: ignore[index]  # a worker of the cluster that `ray start` made
+    assert job["worker"]["pid"] not in started_by_the_service  # type: ignore[index]  # no local Ray of its own

@@ -114,7 +114,14 @@ class RayExecutor:
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, **self.init_kwargs}
             on_sigterm = signal.getsignal(signal.SIGTERM)
-            ray.init(address=self.address or "local", **kwargs)
+            try:
+                ray.init(address=self.address or "local", **kwargs)
+            except ConnectionError as error:
+                raise ConnectionError(
+                    f"RayExecutor: could not join the Ray cluster at {self.address}: {error}. A cluster with token "
+                    "authentication (Ray's default) needs RAY_AUTH_MODE=token in this process's environment, and "
+                    "the cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN"
+                ) from error
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, on_sigterm)  # ray.init sets its own: the application's stays
             self._started_ray = True

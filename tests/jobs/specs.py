@@ -16,6 +16,7 @@ from trainer.jobs import Build, TrainingSpec
 from ..callbacks.training_run import build_model, dataset
 
 SAMPLES, BATCH_SIZE = 64, 8  # 8 steps per epoch
+NODE_LOSS_EPOCHS = 12  # the job of tests/jobs/two_nodes.py, whose node is lost
 
 
 def spec_builder(epochs: int, callbacks: Sequence[Callback] = (), **fit_kwargs: Any) -> Build:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import signal
+import subprocess
+import sys
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +23,7 @@ from trainer.events import EpochBegin, EpochEnd, LifecycleEvent, TrainBatchBegin
 from trainer.jobs import JobManager, JobStatus, JobStatusChanged, RayExecutor, job_record
 
 from ..callbacks.training_run import build_model
-from .specs import BATCH_SIZE, SAMPLES, remote_spec
+from .specs import BATCH_SIZE, NODE_LOSS_EPOCHS, SAMPLES, remote_spec
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("local_ray")]
 
@@ -213,3 +216,29 @@ async def test_a_manager_that_stops_reading_makes_the_worker_wait(tmp_path: Path
         await jobs.cancel(job.id)
     ended = [e.epoch for e in job.history() if isinstance(e, EpochEnd)]
     assert ended == list(range(len(ended)))  # nothing lost while it waited
+
+
+def test_a_job_whose_node_is_lost_fails_and_resumes_on_another_node_to_the_same_weights(tmp_path: Path) -> None:
+    # Its own process: a two-node cluster (ray.cluster_utils), and this session has a Ray already.
+    command = [sys.executable, "-m", "tests.jobs.two_nodes", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=170, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["failed"] == "failed" and outcome["resumed"] == "completed"
+    assert "WorkerDiedError" in outcome["error"] and "died" in outcome["error"]
+    assert outcome["first_raylet"] == outcome["first_node_raylet"] != outcome["second_raylet"]  # another node
+    assert outcome["resumed_at"] >= 2  # from the backup, not from the start
+
+    async def uninterrupted(weights: str) -> None:
+        async with JobManager(workdir=tmp_path / "reference") as jobs:
+            job = jobs.submit(partial(remote_spec, epochs=NODE_LOSS_EPOCHS, weights_to=weights))
+            assert await job.wait() is JobStatus.COMPLETED
+
+    reference = str(tmp_path / "uninterrupted.weights.npz")
+    anyio.run(uninterrupted, reference)
+    model = build_model(dropout=0.25)
+    saving.load_weights(model, reference)
+    expected = model.get_weights()
+    saving.load_weights(model, outcome["weights"])
+    for got, want in zip(model.get_weights(), expected, strict=True):
+        np.testing.assert_array_equal(got, want)

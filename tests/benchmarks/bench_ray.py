@@ -8,10 +8,10 @@ MLP 784-256-10 at batch 128, BLAS work), ``--jobs`` jobs submitted at once to a
 :class:`~trainer.jobs.JobManager`, in process (compute turns, one slot: the default) and on Ray
 (``RayExecutor(num_cpus_per_job=1)``, a local Ray of ``--jobs`` logical CPUs on this machine),
 alternating, ``--repeats`` times. For each: the total samples per second from submitting to the
-last job's end and while every job trained (the last job's first batch to the first job's last), a job's start (submit to its
-first batch reaching the manager's bus), an event's trip (its publication in the worker to its
-handling on the manager's bus, batch events, same machine so one monotonic clock), and the event
-loop's lag meanwhile (a heartbeat sleeping 1 ms). Medians over the repetitions; lag p99 over all.
+last job's end and while every job trained (the last job's first batch to the first job's last),
+a job's start (submit to its first batch reaching the manager's bus), an event's trip (its
+publication in the worker to its handling on the manager's bus, batch events, same machine so one
+monotonic clock), and the event loop's lag meanwhile (a heartbeat sleeping 1 ms). Medians over the repetitions; lag p99 over all.
 """
 
 from __future__ import annotations

@@ -113,7 +113,9 @@ class SaveWeightsAtEnd(Callback):
         saving.save_weights(self.model, self.path)
 
 
-def remote_spec(epochs: int, pace: float = 0.0, weights_to: str | None = None, fail_at: int | None = None) -> TrainingSpec:
+def remote_spec(
+    epochs: int, pace: float = 0.0, weights_to: str | None = None, fail_at: int | None = None
+) -> TrainingSpec:
     """A job's build that pickles (a module-level function: bind its arguments with functools.partial),
     for the Ray executor; with dropout, so a resumed run must restore its random state too."""
     x, y = dataset(SAMPLES)

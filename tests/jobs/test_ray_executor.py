@@ -130,7 +130,8 @@ async def test_a_killed_worker_fails_its_job_others_go_on_and_resume_ends_as_an_
         assert await reference.wait() is JobStatus.COMPLETED
 
     resumed = str(tmp_path / "resumed.weights.npz")
-    async with JobManager(workdir=tmp_path / "work", max_concurrent=3, executor=RayExecutor(num_cpus_per_job=0.5)) as jobs:
+    executor = RayExecutor(num_cpus_per_job=0.5)
+    async with JobManager(workdir=tmp_path / "work", max_concurrent=3, executor=executor) as jobs:
         victim = jobs.submit(partial(remote_spec, epochs=epochs, pace=0.01, weights_to=resumed))
         others = [jobs.submit(partial(remote_spec, epochs=4, pace=0.005)) for _ in range(2)]
         await epoch_ended(jobs, victim.id, 1)

@@ -107,6 +107,6 @@ async def test_the_service_joins_a_running_cluster_with_ray_address(tmp_path: Pa
                     await anyio.sleep(0.05)
                 cluster = {process.pid for process in psutil.Process(head.pid).children(recursive=True)}
                 await client.delete(f"/jobs/{long}")
-            started_by_the_service = {child.pid for child in psutil.Process(service.process.pid).children(recursive=True)}
+            started_by_the_service = {child.pid for child in psutil.Process(service.process.pid).children(True)}
     assert job["worker"]["pid"] in cluster  # type: ignore[index]  # a worker of the cluster that `ray start` made
     assert job["worker"]["pid"] not in started_by_the_service  # type: ignore[index]  # no local Ray of its own

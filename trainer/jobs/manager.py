@@ -97,7 +97,9 @@ class JobManager:
                 f"JobManager: compute_slots must be a positive integer, or None for no turns; got {compute_slots!r}"
             )
         if executor is not None and not isinstance(executor, Executor):
-            raise TypeError(f"JobManager: executor must be an Executor (InProcessExecutor, RayExecutor); got {executor!r}")
+            raise TypeError(
+                f"JobManager: executor must be an Executor (InProcessExecutor, RayExecutor); got {executor!r}"
+            )
         if history_level not in LEVELS:
             raise ValueError(f"JobManager: history_level must be 'epoch' or 'batch'; got {history_level!r}")
         self.bus = bus or EventBus()

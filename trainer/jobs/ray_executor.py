@@ -80,8 +80,11 @@ class RayExecutor:
         init_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         if address is not None and (not isinstance(address, str) or not address):
-            raise ValueError(f"RayExecutor: address must be a Ray cluster's address, or None for a local Ray; got {address!r}")
-        if isinstance(num_cpus_per_job, bool) or not isinstance(num_cpus_per_job, (int, float)) or not num_cpus_per_job >= 0:
+            raise ValueError(
+                f"RayExecutor: address must be a Ray cluster's address, or None for a local Ray; got {address!r}"
+            )
+        cpus = num_cpus_per_job
+        if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not cpus >= 0:  # NaN too
             raise ValueError(f"RayExecutor: num_cpus_per_job must be a number >= 0; got {num_cpus_per_job!r}")
         for name, value in {"backlog": backlog, "maxsize": maxsize}.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

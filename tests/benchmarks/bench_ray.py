@@ -11,7 +11,8 @@ alternating, ``--repeats`` times. For each: the total samples per second from su
 last job's end and while every job trained (the last job's first batch to the first job's last),
 a job's start (submit to its first batch reaching the manager's bus), an event's trip (its
 publication in the worker to its handling on the manager's bus, batch events, same machine so one
-monotonic clock), and the event loop's lag meanwhile (a heartbeat sleeping 1 ms). Medians over the repetitions; lag p99 over all.
+monotonic clock), and the event loop's lag meanwhile (a heartbeat sleeping 1 ms). Medians over
+the repetitions; lag p99 over all.
 """
 
 from __future__ import annotations
@@ -142,11 +143,13 @@ def main() -> None:
                     "benchmark": f"jobs_at_once {name}", "variant": variant, "jobs": args.jobs,
                     "samples_per_s": _rounded(figures["samples_per_s"]),
                     "training_samples_per_s": _rounded(figures["training_samples_per_s"]),
-                    "vs_in_process": _rounded(_ratio(figures["samples_per_s"], medians["in_process"]["samples_per_s"]), 2),
+                    "vs_in_process": _rounded(
+                        _ratio(figures["samples_per_s"], medians["in_process"]["samples_per_s"]), 2),
                     "training_vs_in_process": _rounded(
                         _ratio(figures["training_samples_per_s"], medians["in_process"]["training_samples_per_s"]), 2),
                     "job_start_s": _rounded(figures["start_s"], 3),
-                    "event_trip_us": _rounded(figures["trip_us"]), "event_trip_p99_us": _rounded(figures["trip_p99_us"]),
+                    "event_trip_us": _rounded(figures["trip_us"]),
+                    "event_trip_p99_us": _rounded(figures["trip_p99_us"]),
                     "loop_lag_p99_ms": round(1000 * statistics.quantiles(lags, n=100)[98], 2),
                     "repeats": args.repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
                 }), flush=True)  # fmt: skip

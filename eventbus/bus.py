@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -48,6 +49,8 @@ class _Plan:
     awaited: tuple[Subscription, ...]  # inline async def subscribers
     waits_for_room: tuple[Subscription, ...]  # queued with overflow="block" or "keep_latest"
     refuses_when_full: tuple[Subscription, ...]  # queued with overflow="error"
+    keeps_places: tuple[Subscription, ...]  # queued but drop_oldest: a place is kept while delivering
+    only_queued: bool  # no inline subscriber: nothing runs between the steps of a delivery
     snapshots: bool  # the event type overrides Event.snapshot
 
 
@@ -58,13 +61,20 @@ class EventBus:
 
     Guarantees:
 
-    * Each subscriber receives the events of its types in publication order, each once.
+    * Each subscriber receives the events of its types in publication order, each once, and all
+      subscribers see one order (a total order per bus), whatever mix of tasks and threads publish.
+    * A delivery that awaits an inline ``async def`` handler is the only one under way until it
+      ends (other publishers wait their turn), so no inline handler is entered while it is already
+      running; an event a handler publishes during its own delivery is delivered at once, depth first.
     * *Inline* subscribers are called inside :meth:`publish`, in subscription order; their
       exceptions propagate to the publisher, and later subscribers do not receive that event.
     * *Queued* subscribers each have a bounded queue and a consumer task; :meth:`publish` returns
       once the event is queued (or its overflow policy has acted), so a slow subscriber slows
-      neither the publisher (while its queue has room) nor other subscribers. Their exceptions are
-      raised at the next barrier, :meth:`drain` or leaving the bus, as :class:`DeliveryError`.
+      neither the publisher (while its queue has room) nor other subscribers. ``maxsize`` bounds
+      what one holds: events waiting plus those its consumer has taken and not yet handled. Their
+      exceptions are raised at the next barrier, :meth:`drain` or leaving the bus, as
+      :class:`DeliveryError`.
+    * An event an ``overflow="error"`` queue refuses (:class:`QueueFullError`) reaches nobody.
     * A publish waiting for room in a ``block`` queue, if cancelled, has delivered the event to
       nobody. (With inline ``async def`` subscribers a publish can be cancelled part-way.)
     * Leaving the bus without an exception drains it within ``drain_timeout`` seconds, else raises
@@ -87,6 +97,8 @@ class EventBus:
         self._task_group: anyio.abc.TaskGroup | None = None
         self._handoff: ThreadHandoff | None = None
         self._loop_thread: int | None = None
+        self._turn: object | None = None  # the task whose delivery may await; others wait their turn
+        self._turn_waiters: deque[tuple[object, anyio.Event]] = deque()
 
     def __repr__(self) -> str:
         return f"<EventBus {self._state}, {len(self._subscriptions)} subscription(s)>"
@@ -119,8 +131,10 @@ class EventBus:
         ``handler`` may be ``def`` or ``async def``. ``mode="inline"`` calls it inside
         :meth:`publish`; ``mode="queued"`` gives it a queue of ``maxsize`` events and a task of its
         own, and runs a ``def`` handler in a worker thread, one call at a time, in order.
-        ``overflow`` says what happens when that queue is full: ``"block"`` the publisher waits,
-        ``"drop_oldest"`` the oldest waiting event is discarded, ``"keep_latest"`` coalesces (the
+        The queue is full when it holds ``maxsize`` events, waiting or taken by the consumer and not
+        yet handled; ``overflow`` says what happens then: ``"block"`` the publisher waits,
+        ``"drop_oldest"`` the oldest waiting event is discarded (the newcomer, if the handler has all
+        ``maxsize`` in hand: the publisher never waits), ``"keep_latest"`` coalesces (the
         oldest waiting event of the same type is discarded, else the oldest one that a younger event
         of its type supersedes; the publisher waits only if every waiting event is the only one of its
         type), ``"error"`` publish raises :class:`QueueFullError`. ``on_error="log"`` logs a queued
@@ -244,7 +258,7 @@ class EventBus:
             plan = self._plans[type(event)]
         except KeyError:
             plan = self._plan(type(event))
-        if plan.calls is not None:
+        if plan.calls is not None and self._turn is None:
             for call in plan.calls:
                 call(event)
             return
@@ -269,6 +283,8 @@ class EventBus:
             plan = self._plans[type(event)]
         except KeyError:
             plan = self._plan(type(event))
+        if self._turn is not None and self._turn != _current_task():
+            raise anyio.WouldBlock  # another task's delivery is under way: this event comes after it
         if plan.calls is not None:
             for call in plan.calls:
                 call(event)
@@ -281,22 +297,26 @@ class EventBus:
             )
         if _first_without_room(plan.waits_for_room, event) is not None:
             raise anyio.WouldBlock
-        for subscription in plan.refuses_when_full:
-            _refuse_if_full(subscription, event)
-        snapshot = None
-        for subscription, handler, kind in plan.steps:
-            if not _takes(subscription, event):
-                continue
-            if kind == _INLINE_DEF:
-                handler(event)
-                snapshot = None
-                continue
-            if snapshot is None:
-                snapshot = _snapshot(plan, event)
-            _refuse_if_full(subscription, event)
-            if not subscription.mailbox.has_room_for(snapshot):  # type: ignore[union-attr]
-                raise anyio.WouldBlock
-            subscription.enqueue(snapshot)
+        if plan.only_queued:
+            _enqueue_everywhere(plan, event)
+            return
+        reserved = _reserve_places(plan, event)
+        try:
+            snapshot = None
+            for subscription, handler, kind in plan.steps:
+                if kind == _INLINE_DEF:
+                    if _takes(subscription, event):
+                        handler(event)
+                        snapshot = None
+                    continue
+                if snapshot is None:
+                    snapshot = _snapshot(plan, event)
+                if not _enqueue_reserved(subscription, snapshot, reserved, event):
+                    if not subscription.mailbox.has_room_for(snapshot):  # type: ignore[union-attr]
+                        raise anyio.WouldBlock  # an inline handler filled it meanwhile
+                    subscription.enqueue(snapshot)
+        finally:
+            _unreserve(reserved)
 
     def publish_threadsafe(
         self, event: Event, *, wait: bool = True, before_waiting: Callable[[], object] | None = None
@@ -367,36 +387,108 @@ class EventBus:
             awaited=tuple(s for s, _, kind in steps if kind == _INLINE_ASYNC),
             waits_for_room=tuple(s for s in queued if s.mailbox.overflow in ("block", "keep_latest")),  # type: ignore[union-attr]
             refuses_when_full=tuple(s for s in queued if s.mailbox.overflow == "error"),  # type: ignore[union-attr]
+            keeps_places=tuple(s for s in queued if s.mailbox.overflow != "drop_oldest"),  # type: ignore[union-attr]
+            only_queued=len(queued) == len(steps),
             snapshots=event_type.snapshot is not Event.snapshot,
         )
         self._plans[event_type] = plan
         return plan
 
     async def _deliver(self, plan: _Plan, event: Event) -> None:
-        await _wait_for_room(plan.waits_for_room, event)
-        for subscription in plan.refuses_when_full:
-            _refuse_if_full(subscription, event)
-        snapshot = None
-        for subscription, handler, kind in plan.steps:
-            if not _takes(subscription, event):
-                continue
-            if kind == _INLINE_DEF:
-                handler(event)
-                snapshot = None  # the handler may have added to what the event carries
-            elif kind == _INLINE_ASYNC:
-                await handler(event)
-                snapshot = None
-            else:
+        """Deliver ``event`` in its turn: one delivery at a time may await (an inline ``async def``
+        handler), and no other delivery begins until it is over, so every subscriber sees one order
+        and no inline handler is entered twice at once. A delivery that never awaits after it has room
+        needs no turn: nothing can come between its steps."""
+        if self._turn is None and not plan.awaited:
+            if _first_without_room(plan.waits_for_room, event) is not None:
+                await _wait_for_room(plan.waits_for_room, event)
+            if self._turn is None:
+                if plan.only_queued:
+                    _enqueue_everywhere(plan, event)
+                else:
+                    await self._hand_out(plan, event, holds_turn=False)
+                return
+        me = _current_task()
+        if self._turn == me:
+            # Published by a handler of the delivery under way (or code it awaits): delivered now,
+            # depth first, as a nested call would be; waiting for the turn would wait for itself.
+            await _wait_for_room(plan.waits_for_room, event)
+            await self._hand_out(plan, event, holds_turn=True)
+            return
+        while True:
+            # Room first, then the turn: a turn is never held while waiting for a consumer, which
+            # may itself be waiting to publish.
+            await _wait_for_room(plan.waits_for_room, event)
+            await self._take_turn(me)
+            if _first_without_room(plan.waits_for_room, event) is None:
+                break
+            self._pass_turn()
+        try:
+            await self._hand_out(plan, event, holds_turn=True)
+        finally:
+            self._pass_turn()
+
+    async def _hand_out(self, plan: _Plan, event: Event, *, holds_turn: bool) -> None:
+        """Give ``event`` to each subscriber in order; every queue that takes it has room (or its
+        policy makes some). ``overflow="error"`` queues are checked, and a place kept in each queue
+        with room, before anyone receives it, so a refusal delivers to nobody."""
+        reserved = _reserve_places(plan, event)
+        took_turn = False
+        try:
+            snapshot = None
+            for subscription, handler, kind in plan.steps:
+                if kind == _INLINE_DEF:
+                    if _takes(subscription, event):
+                        handler(event)
+                        snapshot = None  # the handler may have added to what the event carries
+                    continue
+                if kind == _INLINE_ASYNC:
+                    if _takes(subscription, event):
+                        await handler(event)
+                        snapshot = None
+                    continue
                 if snapshot is None:
                     snapshot = _snapshot(plan, event)
+                if _enqueue_reserved(subscription, snapshot, reserved, event):
+                    continue
                 mailbox = subscription.mailbox
                 assert mailbox is not None
-                _refuse_if_full(subscription, event)
                 if not mailbox.has_room_for(snapshot):
-                    await _wait_for_room((subscription,), snapshot)  # an inline async handler let others fill it
+                    # A keep_latest queue that was full but could coalesce, and a handler's nested
+                    # publish or its consumer took away what it could coalesce.
+                    if not holds_turn and not took_turn:
+                        self._turn, took_turn = _current_task(), True
+                    await _wait_for_room((subscription,), snapshot)
                     if not _takes(subscription, event):
                         continue
                 subscription.enqueue(snapshot)
+        finally:
+            _unreserve(reserved)
+            if took_turn:
+                self._pass_turn()
+
+    async def _take_turn(self, me: object) -> None:
+        if self._turn is None:
+            self._turn = me
+            return
+        called = anyio.Event()
+        entry = (me, called)
+        self._turn_waiters.append(entry)
+        try:
+            await called.wait()
+        except BaseException:
+            if self._turn is me:
+                self._pass_turn()  # it was passed to us as we were cancelled: pass it on
+            else:
+                self._turn_waiters.remove(entry)
+            raise
+
+    def _pass_turn(self) -> None:
+        if self._turn_waiters:
+            self._turn, called = self._turn_waiters.popleft()
+            called.set()
+        else:
+            self._turn = None
 
     # -- barriers ------------------------------------------------------------------------------
 
@@ -523,12 +615,63 @@ def _takes(subscription: Subscription, event: Event) -> bool:
     return subscription.where is None or bool(subscription.where(event))
 
 
-def _refuse_if_full(subscription: Subscription, event: Event) -> None:
-    mailbox = subscription.mailbox
-    assert mailbox is not None
-    if mailbox.overflow == "error" and mailbox.full and _takes(subscription, event):
-        subscription.reject()
-        raise QueueFullError(subscription.name, mailbox.maxsize, event)
+def _enqueue_everywhere(plan: _Plan, event: Event) -> None:
+    """Deliver ``event`` when every subscriber is queued and each that waits for room has it: no
+    handler runs in between, so nothing can take a place, and no place need be kept."""
+    for subscription in plan.refuses_when_full:
+        mailbox = subscription.mailbox
+        assert mailbox is not None
+        if mailbox.full and _takes(subscription, event):
+            subscription.reject()
+            raise QueueFullError(subscription.name, mailbox.maxsize, event)
+    snapshot = _snapshot(plan, event)
+    for subscription, _, _ in plan.steps:
+        if _takes(subscription, event):
+            subscription.enqueue(snapshot)
+
+
+def _reserve_places(plan: _Plan, event: Event) -> list[Subscription]:
+    """Keep a place for ``event`` in every queue of ``plan`` that takes it and has room; raise
+    :class:`QueueFullError`, having kept none, if an ``overflow="error"`` queue that takes it is full."""
+    for subscription in plan.refuses_when_full:
+        mailbox = subscription.mailbox
+        assert mailbox is not None
+        if mailbox.full and _takes(subscription, event):
+            subscription.reject()
+            raise QueueFullError(subscription.name, mailbox.maxsize, event)
+    reserved = []
+    for subscription in plan.keeps_places:
+        mailbox = subscription.mailbox
+        assert mailbox is not None
+        if not mailbox.full and _takes(subscription, event):
+            mailbox.reserve()
+            reserved.append(subscription)
+    return reserved
+
+
+def _enqueue_reserved(subscription: Subscription, snapshot: Event, reserved: list[Subscription], event: Event) -> bool:
+    """Put ``snapshot`` in the place kept for it in ``subscription``'s queue, if one was; return
+    whether the queue is dealt with (an ``error`` queue without a place did not take the event)."""
+    if subscription in reserved:
+        reserved.remove(subscription)
+        mailbox = subscription.mailbox
+        assert mailbox is not None
+        mailbox.unreserve()  # the place it frees is this event's: nothing runs before the put
+        if _takes(subscription, event):
+            subscription.enqueue(snapshot)
+        return True
+    if subscription.mailbox is not None and subscription.mailbox.overflow == "error":
+        return True
+    return not _takes(subscription, event)
+
+
+def _unreserve(reserved: list[Subscription]) -> None:
+    for subscription in reserved:
+        subscription.mailbox.unreserve()  # type: ignore[union-attr]
+
+
+def _current_task() -> object:
+    return anyio.get_current_task().id
 
 
 def _hook_method(obj: object, hook: str) -> Callable[[Any], Any] | None:

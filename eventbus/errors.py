@@ -52,7 +52,7 @@ class QueueFullError(Exception):
         self.subscriber = subscriber
         self.event = event
         super().__init__(
-            f"queue of subscriber {subscriber!r} is full ({maxsize} events waiting); "
+            f"queue of subscriber {subscriber!r} is full: it holds its maxsize of {maxsize} event(s) not yet handled; "
             f"{describe_event(event)} was not published. Raise maxsize, or choose "
             "overflow='block', 'drop_oldest' or 'keep_latest'"
         )

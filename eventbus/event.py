@@ -14,12 +14,17 @@ E = TypeVar("E", bound="Event")
 class Event:
     """An immutable fact published on a bus.
 
-    Subclass it as a frozen, slotted dataclass::
+    Subclass it as a frozen dataclass::
 
         @dataclass(frozen=True, slots=True)
         class EpochEnd(Event):
             hook = "on_epoch_end"
             epoch: int
+
+    ``frozen=True`` is required: it is what makes one instance safe to share between subscribers
+    and tasks. ``slots=True`` is an optimisation, yours to choose: instances take less memory (no
+    per-instance ``__dict__``), read their fields a little faster, and cannot be given stray
+    attributes even through ``object.__setattr__``.
 
     ``hook`` names the method that receives the event when an object is subscribed with
     :meth:`EventBus.subscribe_object`. Subscribing to a class receives its subclasses too.
@@ -58,16 +63,17 @@ def check_event_types(event_types: object) -> tuple[type[Event], ...]:
 
 
 def check_publishable(event_type: type[Event]) -> None:
-    """Raise :class:`TypeError` unless instances of ``event_type`` are immutable snapshots.
+    """Raise :class:`TypeError` unless instances of ``event_type`` are immutable: the class itself
+    must be declared a frozen dataclass (slotted or not).
 
     Checked once per event type, when it is first published, so publishing stays cheap.
     """
     params = event_type.__dict__.get("__dataclass_params__")
-    if params is None or not params.frozen or "__slots__" not in event_type.__dict__:
+    if params is None or not params.frozen:
         raise TypeError(
-            f"{event_type.__qualname__} must be declared with "
-            "@dataclass(frozen=True, slots=True): events are shared between subscribers "
-            "and must not change after they are published"
+            f"{event_type.__qualname__} must be declared with @dataclass(frozen=True) "
+            "(slots=True is optional): events are shared between subscribers and must not "
+            "change after they are published"
         )
 
 

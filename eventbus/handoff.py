@@ -13,11 +13,18 @@ import anyio.lowlevel
 from .errors import BusClosedError
 from .event import Event
 
-__all__ = ["CANCEL_POLL_SECONDS", "ThreadHandoff"]
+__all__ = ["CANCEL_POLL_SECONDS", "GATHER_SECONDS", "ThreadHandoff"]
 
 
 CANCEL_POLL_SECONDS = 0.02
 """How often a thread waiting for the loop checks whether the task that started it was cancelled."""
+
+GATHER_SECONDS = 0.005
+"""How long the pump, having published what was pending, stays awake for more before it sleeps.
+
+Meanwhile threads handing over without waiting do not wake the loop: it takes what they handed over
+in one go, so a compute thread publishing thousands of events a second wakes the loop at most about
+every this many seconds, not once per event. A thread that waits, or a barrier, wakes it at once."""
 
 
 class _Outcome:
@@ -39,9 +46,12 @@ class ThreadHandoff:
     Guarantees: events are published in the order they were handed over, whichever threads handed
     them, each once, by the pump task alone (a barrier, :meth:`wait_published`, only waits for it, so
     cancelling a barrier never cuts a handler short). A thread that hands over without waiting pays
-    a lock and, when the pump is idle, a non-blocking wake-up of the loop. A thread that waits, or
-    finds ``maxsize`` events already pending, returns once its event and all before it are
-    published; if it asked to wait, it raises what an inline handler raised for its event.
+    a lock and, when the pump sleeps, a non-blocking wake-up of the loop; the pump, once awake,
+    gathers for :data:`GATHER_SECONDS` whatever else comes before it sleeps again, so many events
+    cost one wake-up. Such an event is published within about that time. A thread that waits, or
+    finds ``maxsize`` events already pending, wakes the pump at once and returns once its event and
+    all before it are published; if it asked to wait, it raises what an inline handler raised for
+    its event.
 
     Cancellation: a waiting thread started by :func:`anyio.to_thread.run_sync` checks every
     :data:`CANCEL_POLL_SECONDS` whether its host task was cancelled, and if so withdraws its event
@@ -63,7 +73,7 @@ class ThreadHandoff:
         self.maxsize = maxsize
         self._pending: deque[tuple[Event, _Outcome | None]] = deque()
         self._lock = threading.Lock()
-        self._wake_scheduled = False
+        self._awake = False  # the pump is awake, or a wake-up is on its way: no need to send another
         self._closed = False
         self._handed = 0  # events handed over so far
         self._settled = 0  # of those, how many the pump is done with: published, withdrawn or released
@@ -81,8 +91,8 @@ class ThreadHandoff:
             outcome = _Outcome(raise_in_thread=wait) if wait or len(self._pending) >= self.maxsize else None
             self._pending.append((event, outcome))
             self._handed += 1
-            wake = not self._wake_scheduled
-            self._wake_scheduled = True
+            wake = not self._awake or outcome is not None  # a waiting thread must not wait for the gathering
+            self._awake = True
         if wake:
             # anyio's public from_thread calls all wait for the loop; this one only schedules.
             self._token.backend_class.run_sync_soon(self._wake, (), self._token.native_token)
@@ -120,12 +130,22 @@ class ThreadHandoff:
         try:
             while True:
                 await self._ready.wait()
-                self._ready = anyio.Event()
-                while (entry := self._take_next()) is not None:
-                    try:
-                        await self._publish_entry(*entry)
-                    finally:
-                        self._settle(1)  # published, or cut short by the pump's end: done with either way
+                while True:
+                    self._ready = anyio.Event()
+                    unawaited = False
+                    while (entry := self._take_next()) is not None:
+                        unawaited = unawaited or entry[1] is None
+                        try:
+                            await self._publish_entry(*entry)
+                        finally:
+                            self._settle(1)  # published, or cut short by the pump's end: done with either way
+                    if unawaited:
+                        # More are likely to follow: gather them. (A thread that waits gets no further
+                        # until it is answered, so after waited-for events alone there is nothing to gather.)
+                        with anyio.move_on_after(GATHER_SECONDS):
+                            await self._ready.wait()
+                    if self._sleep_if_idle():
+                        break
         finally:
             self._release_waiting_threads()
 
@@ -150,6 +170,14 @@ class ThreadHandoff:
         if self._progress is not None:
             self._progress.set()
             self._progress = None
+
+    def _sleep_if_idle(self) -> bool:
+        """Whether nothing is pending; then the next hand-over wakes the pump."""
+        with self._lock:
+            if self._pending:
+                return False
+            self._awake = False
+            return True
 
     def _take_next(self) -> tuple[Event, _Outcome | None] | None:
         with self._lock:
@@ -188,8 +216,6 @@ class ThreadHandoff:
             outcome.done.set()
 
     def _wake(self) -> None:
-        with self._lock:
-            self._wake_scheduled = False
         self._ready.set()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, Literal, TypeVar
 
 import anyio
@@ -18,42 +19,68 @@ T = TypeVar("T")
 class Mailbox(Generic[T]):
     """The queue between the publishers of a bus and one consumer.
 
-    Guarantees: items leave in the order they were put, each at most once; ``len`` never exceeds
-    ``maxsize``. Not thread-safe: every call happens on the event loop's thread (the bus brings
-    worker threads' publishes there).
+    It counts what its subscriber *holds*: the items waiting, the items a consumer has taken into
+    its hands and not yet released (handled), and the places publishers have reserved. Guarantees:
+    items leave in the order they were put, each at most once; what it holds never exceeds
+    ``maxsize``, so a consumer that takes a run of items at once (batching) does not let its
+    publishers run further ahead. Only waiting items can be discarded by an overflow policy: an item
+    in a consumer's hands is already being handled. Not thread-safe: every call happens on the event
+    loop's thread (the bus brings worker threads' publishes there).
     """
 
-    __slots__ = ("maxsize", "overflow", "_items", "_readable", "_writable", "closed")
+    __slots__ = ("maxsize", "overflow", "_items", "_in_hand", "_reserved", "_readable", "_writable", "closed")
 
     def __init__(self, maxsize: int, overflow: Overflow) -> None:
         self.maxsize = maxsize
         self.overflow = overflow
         self._items: deque[T] = deque()
+        self._in_hand = 0  # taken by the consumer, not yet released
+        self._reserved = 0  # places a delivery under way has kept for its event
         self._readable: anyio.Event | None = None
         self._writable: anyio.Event | None = None
         self.closed = False
 
     def __len__(self) -> int:
+        """How many items are waiting (not taken yet)."""
         return len(self._items)
 
     @property
     def full(self) -> bool:
-        return len(self._items) >= self.maxsize
+        """Whether it holds ``maxsize`` items: waiting, in the consumer's hands, and reserved."""
+        return len(self._items) + self._in_hand + self._reserved >= self.maxsize
 
     def has_room_for(self, item: T) -> bool:
-        """Whether :meth:`put` would take ``item`` now: there is room, or the policy can make some."""
-        if len(self._items) < self.maxsize or self.overflow == "drop_oldest":
+        """Whether :meth:`put` would take ``item`` now: there is room, or the policy can make some
+        (``drop_oldest`` always can: when nothing waits, the newcomer is the one discarded)."""
+        if len(self._items) + self._in_hand + self._reserved < self.maxsize or self.overflow == "drop_oldest":
             return True
         return self.overflow == "keep_latest" and self._superseded(item) is not None
 
+    def reserve(self) -> None:
+        """Keep a place for an item a delivery under way will bring; there must be room. The
+        deliverer gives it back with :meth:`unreserve`, then puts the item in the place freed."""
+        self._reserved += 1
+
+    def unreserve(self) -> None:
+        """Give back a place :meth:`reserve` kept."""
+        self._reserved -= 1
+        if self._writable is not None:
+            self._wake_writers()
+
     def put(self, item: T) -> T | None:
-        """Append ``item`` now, making room as the policy says; returns the item discarded, if any.
+        """Append ``item`` now, making room as the policy says; returns the item discarded, if any
+        (with ``drop_oldest`` and nothing waiting to discard, ``item`` itself: it is not queued).
 
         :meth:`has_room_for` must have said yes.
         """
         dropped = None
-        if len(self._items) >= self.maxsize:
-            index = 0 if self.overflow == "drop_oldest" else self._superseded(item)
+        if len(self._items) + self._in_hand + self._reserved >= self.maxsize:
+            if self.overflow == "drop_oldest":
+                if not self._items:
+                    return item  # every place is in the consumer's hands: they cannot be taken back
+                index: int | None = 0
+            else:
+                index = self._superseded(item)
             if index is None:
                 raise RuntimeError(f"mailbox ({self.overflow}) is full; check has_room_for() first")
             dropped = self._items[index]
@@ -65,9 +92,9 @@ class Mailbox(Generic[T]):
         return dropped
 
     def _superseded(self, newcomer: T | None = None) -> int | None:
-        """Where the oldest item that a newer one of the same type supersedes waits: preferably one of
-        ``newcomer``'s type, else one with a younger twin already queued. None if every waiting item
-        is the only one of its type."""
+        """Where the oldest waiting item that a newer one of the same type supersedes is: preferably
+        one of ``newcomer``'s type, else one with a younger twin already queued. None if every
+        waiting item is the only one of its type."""
         if newcomer is not None:
             for index, waiting in enumerate(self._items):
                 if type(waiting) is type(newcomer):
@@ -80,7 +107,7 @@ class Mailbox(Generic[T]):
 
     async def wait_for_room(self) -> None:
         """Wait until the mailbox has room or is closed."""
-        while len(self._items) >= self.maxsize and not self.closed:
+        while len(self._items) + self._in_hand + self._reserved >= self.maxsize and not self.closed:
             if self._writable is None:
                 self._writable = anyio.Event()
             await self._writable.wait()
@@ -92,8 +119,38 @@ class Mailbox(Generic[T]):
                 self._readable = anyio.Event()
             await self._readable.wait()
 
+    @property
+    def items(self) -> deque[T]:
+        """The waiting items, oldest first, for a consumer to look at (never to change: take them
+        with :meth:`take_into_hand` or :meth:`take_run`)."""
+        return self._items
+
+    def take_into_hand(self) -> T:
+        """Take the oldest item into the consumer's hands; it counts against ``maxsize`` until
+        :meth:`release`. The mailbox must not be empty."""
+        self._in_hand += 1
+        return self._items.popleft()
+
+    def take_run(self, alone: Callable[[T], bool]) -> list[T]:
+        """Take into the consumer's hands the oldest item, and with it the items after it for which
+        ``alone(item)`` is false, up to the next one for which it is true. They still count against
+        ``maxsize`` until :meth:`release`. The mailbox must not be empty."""
+        first = self._items.popleft()
+        run = [first]
+        if not alone(first):
+            while self._items and not alone(self._items[0]):
+                run.append(self._items.popleft())
+        self._in_hand += len(run)
+        return run
+
+    def release(self, count: int) -> None:
+        """The consumer is done with ``count`` items it took: their places are free."""
+        self._in_hand -= count
+        if self._writable is not None:
+            self._wake_writers()
+
     def take_all(self) -> list[T]:
-        """Remove and return every waiting item, oldest first."""
+        """Remove and return every waiting item, oldest first; the taker is done with them."""
         items = list(self._items)
         self._items.clear()
         self._wake_writers()
@@ -104,7 +161,7 @@ class Mailbox(Generic[T]):
         return list(self._items)
 
     def take_one(self) -> T:
-        """Remove and return the oldest item; the mailbox must not be empty."""
+        """Remove and return the oldest item (the taker is done with it); the mailbox must not be empty."""
         item = self._items.popleft()
         self._wake_writers()
         return item

@@ -81,9 +81,7 @@ class Subscription:
         self.finished = False
         self._stopped = threading.Event()
         self._limiter: anyio.CapacityLimiter | None = None
-        self._in_hand: list[Event] = []
-        self._in_hand_done = 0
-        self._in_hand_begun = 0
+        self._in_hand: list[Event] = []  # the run the consumer is handling
         self._progress: anyio.Event | None = None
 
     def __repr__(self) -> str:
@@ -148,21 +146,18 @@ class Subscription:
         self.dropped += 1
 
     def unhandled(self) -> list[Event]:
-        """Events accepted but not yet handled: the rest of the batch in hand, then the queue."""
+        """Events accepted but not yet handled: the rest of the run in hand, then the queue."""
         waiting = self.mailbox.waiting() if self.mailbox is not None else []
-        return self._in_hand[self._in_hand_done :] + waiting
+        return self._in_hand + waiting
 
     def discard_unhandled(self) -> list[Event]:
         """Take away the accepted events no handler has been given yet, and return them, oldest first.
 
-        The consumer handles none of them, even one it would reach before its next checkpoint; they
-        count as dropped. What they hold is the caller's to dispose of. An event a handler already
-        has (the one being awaited, or those a worker thread is calling handlers for) is left to it.
+        The consumer handles none of them; they count as dropped. What they hold is the caller's to
+        dispose of. The events a handler already has (the one being awaited, or the run a worker
+        thread is calling handlers for) are left to it.
         """
-        discarded = self._in_hand[self._in_hand_begun :]
-        del self._in_hand[self._in_hand_begun :]  # the batch _handle() is going through: it ends sooner
-        if self.mailbox is not None:
-            discarded += self.mailbox.take_all()
+        discarded = self.mailbox.take_all() if self.mailbox is not None else []
         if discarded:
             self.dropped += len(discarded)
             self._notify_progress()
@@ -190,77 +185,83 @@ class Subscription:
     async def consume(self) -> None:
         """Handle queued events in order until the subscription is closed and its queue empty.
 
-        Every waiting event is taken at once and handled without returning to the queue between
-        them; consecutive events for ``def`` handlers go to one worker-thread call, where they run
-        one at a time, in order.
+        Waiting events are handled one after another without a round trip through the event loop
+        between them; a run of consecutive events for ``def`` handlers goes to one worker-thread
+        call, where they run one at a time, in order. An event counts against ``maxsize`` until its
+        handler has returned.
         """
         assert self.mailbox is not None
         mailbox = self.mailbox
+        waiting = mailbox.items
         try:
             while True:
                 await mailbox.wait_for_items()
-                batch = mailbox.take_all()
-                if not batch:
+                if not waiting:
                     return
-                failed_at = await self._handle(batch)
-                if failed_at is not None:
-                    # It failed with on_error="raise": what it had not handled is dropped (events a
-                    # worker thread had, but stopped before, included).
-                    self._in_hand_begun = failed_at
-                    self.discard_unhandled()
-                    return
-                self._notify_progress()
+                while waiting:
+                    handler, is_async = self.handler_for(type(waiting[0]))
+                    if is_async:
+                        assert handler is not None, "only events with a handler are queued"
+                        event = mailbox.take_into_hand()
+                        self._in_hand = [event]
+                        try:
+                            await handler(event)
+                        except Exception as exc:
+                            failed = not self._record_failure(event, exc)
+                        else:
+                            self.delivered += 1
+                            failed = False
+                        finally:
+                            mailbox.release(1)
+                        if failed:
+                            self._stop_after_failure(0)
+                            return
+                    else:
+                        run = self._in_hand = mailbox.take_run(self._is_async_event)
+                        try:
+                            done = await self._handle_in_thread(run)
+                        finally:
+                            mailbox.release(len(run))
+                        if done is not None:
+                            self._stop_after_failure(len(run) - done)
+                            return
+                    self._in_hand = []
+                    if self._progress is not None:
+                        self._notify_progress()
         finally:
             # Cancelled or done: a publisher waiting for room must not wait for a consumer that is gone,
             # and a worker thread still calling handlers stops after its current call.
             mailbox.close()
             self._stopped.set()
             self.finished = True
+            self._in_hand = []
             self._notify_progress()
 
-    async def _handle(self, batch: list[Event]) -> int | None:
-        """Handle ``batch`` in order. After a failure that ends the subscription, return how many
-        events were dealt with, the failed one included; otherwise None.
+    def _stop_after_failure(self, not_called: int) -> None:
+        """It failed with on_error="raise": what it had not handled is dropped (events a worker
+        thread had, but stopped before, included)."""
+        self.dropped += not_called
+        self.discard_unhandled()
 
-        ``batch`` may get shorter meanwhile: :meth:`discard_unhandled` cuts off what no handler was given.
-        """
-        self._in_hand = batch
-        start = self._in_hand_done = self._in_hand_begun = 0
-        while start < len(batch):
-            self._in_hand_done = start
-            handler, is_async = self.handler_for(type(batch[start]))
-            if is_async:
-                assert handler is not None
-                self._in_hand_begun = start + 1
-                try:
-                    await handler(batch[start])
-                except Exception as exc:
-                    if not self._record_failure(batch[start], exc):
-                        return start + 1
-                else:
-                    self.delivered += 1
-                start += 1
-                continue
-            end = start + 1
-            while end < len(batch) and not self.handler_for(type(batch[end]))[1]:
-                end += 1
-            calls = [(self._sync_handler_for(type(event)), event) for event in batch[start:end]]
-            stop_on_error = self.on_error == "raise"
-            self._in_hand_begun = end
-            if self._limiter is None:
-                # Its own thread slot: `def` handlers never wait for worker threads that other work
-                # holds (a compute thread waiting for this very subscriber, say).
-                self._limiter = anyio.CapacityLimiter(1)
-            done, failures = await anyio.to_thread.run_sync(
-                _call_in_order, calls, stop_on_error, self._stopped, abandon_on_cancel=True, limiter=self._limiter
-            )
-            self.delivered += done - len(failures)
-            for index, error in failures:
-                if not self._record_failure(batch[start + index], error):
-                    return start + done
-            start = end
-        self._in_hand = []
-        self._in_hand_begun = 0
+    def _is_async_event(self, event: Event) -> bool:
+        return self.handler_for(type(event))[1]
+
+    async def _handle_in_thread(self, run: list[Event]) -> int | None:
+        """Handle ``run``, consecutive events for ``def`` handlers, in a worker thread. After a
+        failure that ends the subscription, return how many events were dealt with, the failed one
+        included; otherwise None."""
+        calls = [(self._sync_handler_for(type(event)), event) for event in run]
+        if self._limiter is None:
+            # Its own thread slot: `def` handlers never wait for worker threads that other work
+            # holds (a compute thread waiting for this very subscriber, say).
+            self._limiter = anyio.CapacityLimiter(1)
+        done, failures = await anyio.to_thread.run_sync(
+            _call_in_order, calls, self.on_error == "raise", self._stopped, abandon_on_cancel=True, limiter=self._limiter
+        )
+        self.delivered += done - len(failures)
+        for index, error in failures:
+            if not self._record_failure(run[index], error):
+                return done
         return None
 
     def _record_failure(self, event: Event, exc: Exception) -> bool:

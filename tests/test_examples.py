@@ -61,3 +61,10 @@ def test_the_service_example_serves_its_own_template(tmp_path: Path) -> None:
                 lines = [line for line in events.iter_lines() if line.startswith("data: ")]
             assert '"status": "completed"' in lines[-1]
             assert client.get(f"/jobs/{job.json()['id']}").json()["epoch"] == 1
+
+
+def test_digits_convnet_reaches_the_mlp_accuracy() -> None:
+    out = run_example("digits_cnn.py")
+    accuracy = float(out.split("test accuracy ")[1].split()[0])
+    assert accuracy >= 0.9889  # the MLP's (digits.py)
+    assert "conv2d" in out and "(None, 8, 8, 32)" in out and "Non-trainable params: 64" in out

@@ -6,6 +6,8 @@ Build with `Sequential([Input(shape=(d,)), layers.Dense(...)])`, `compile`, then
 can take turns at the CPU inside `taking_turns(ComputeTurns())`.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from trainer import activations, callbacks, events, initializers, layers, losses, metrics, optimizers, regularizers
 from trainer.callbacks import Callback
 from trainer.layers import Input
@@ -14,7 +16,13 @@ from trainer.random import set_random_seed
 from trainer.saving import load_model
 from trainer.turns import ComputeTurns, taking_turns
 
+try:
+    __version__ = version("eventbus-trainer")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
+    "__version__",
     "Callback",
     "Sequential",
     "Input",

@@ -94,8 +94,10 @@ def softplus(x: FloatArray) -> FloatArray:
 
 def softmax(x: FloatArray, axis: int = -1) -> FloatArray:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
-    e: FloatArray = np.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    # The ufuncs' own reductions: ndarray.max/.sum go through Python wrappers that cost more than
+    # the arithmetic on a small batch.
+    e: FloatArray = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
 
 

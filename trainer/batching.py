@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 
 from .validation import Batch
 
-__all__ = ["Batches", "split_for_validation"]
+__all__ = ["Batches", "EpochBatches", "split_for_validation"]
+
+
+class EpochBatches(Protocol):
+    """What the loops serve themselves from: :class:`Batches` for arrays, and
+    :class:`~trainer.data_adapters.SourceBatches` for generators, datasets and async iterables."""
+
+    @property
+    def steps(self) -> int | None:
+        """Batches in a full epoch, ``params["steps"]``; None when not known before the data runs out."""
+
+    def start_at(self, epoch: int) -> None:
+        """Serve epoch ``epoch`` next, as a run that trained the epochs before it would."""
+
+    def epoch(self) -> Iterator[Batch]:
+        """The batches of the next epoch."""
 
 
 class Batches:

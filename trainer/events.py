@@ -41,6 +41,16 @@ __all__ = [
 L = TypeVar("L", bound="LifecycleEvent")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(event_type: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(event_type)
+    if names is None:
+        names = _FIELD_NAMES[event_type] = tuple(field.name for field in dataclasses.fields(event_type))
+    return names
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class LifecycleEvent(Event):
     """Something that happened in a ``fit``, ``evaluate`` or ``predict`` run.
@@ -56,7 +66,17 @@ class LifecycleEvent(Event):
     time: float = dataclasses.field(default_factory=monotonic, kw_only=True, compare=False)
 
     def snapshot(self: L) -> L:
-        return dataclasses.replace(self, logs=MappingProxyType(dict(self.logs)))
+        """A copy with read-only ``logs``. An event whose ``logs`` already are a read-only mapping
+        (a snapshot) is its own snapshot."""
+        if type(self.logs) is MappingProxyType:
+            return self
+        # A field-by-field copy: dataclasses.replace() would validate and call __init__ again, which
+        # costs several times more, once per batch for every run with a queued callback.
+        clone = object.__new__(type(self))
+        for name in _field_names(type(self)):
+            object.__setattr__(clone, name, getattr(self, name))
+        object.__setattr__(clone, "logs", MappingProxyType(dict(self.logs)))
+        return clone
 
     def hook_args(self) -> tuple[Any, ...]:
         """The arguments of the Keras hook method: ``(logs,)``, or ``(index, logs)``."""

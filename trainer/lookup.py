@@ -18,7 +18,8 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
     hint = ""
     if close:
         hint = " Did you mean " + " or ".join(repr(by_lower[c]) for c in close) + "?"
-    return f"Unknown {kind}: {name!r}.{hint} Known {kind}s: {', '.join(sorted(known))}."
+    plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"  # "losses", not "losss"
+    return f"Unknown {kind}: {name!r}.{hint} Known {plural}: {', '.join(sorted(known))}."
 
 
 def lookup(kind: str, name: str, table: Mapping[str, T]) -> T:

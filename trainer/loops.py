@@ -7,12 +7,12 @@ a failed queued callback (:meth:`Run.checkpoint`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from .batching import Batches
+from .batching import EpochBatches
 from .events import (
     EpochBegin,
     EpochEnd,
@@ -40,8 +40,8 @@ Logs = dict[str, Any]
 def fit_loop(
     model: Any,
     run: Run,
-    train: Batches,
-    validation: Batches | None,
+    train: EpochBatches,
+    validation: EpochBatches | None,
     *,
     epochs: int,
     initial_epoch: int,
@@ -59,17 +59,20 @@ def fit_loop(
         initial_epoch = model._initial_epoch
     train.start_at(initial_epoch)
     logs: Logs = {}
-    wants_batch_logs = run.wants(TrainBatchEnd)
+    # Asked once: a batch event nobody takes costs the step nothing, its logs are never computed.
+    begins, ends = run.wants(TrainBatchBegin), run.wants(TrainBatchEnd)
     for epoch in range(initial_epoch, epochs):
         model.reset_metrics()
         run.emit(EpochBegin, {}, epoch=epoch)
         for first, last, group in _groups(train.epoch(), steps_per_execution):
             run.checkpoint()
-            run.emit(TrainBatchBegin, {}, batch=first)
+            if begins:
+                run.emit(TrainBatchBegin, {}, batch=first)
             run.take_turn()
             for x, y, sample_weight in group:
                 model._train_step(x, y, sample_weight)
-            run.emit(TrainBatchEnd, model.get_metrics_result() if wants_batch_logs else {}, batch=last)
+            if ends:
+                run.emit(TrainBatchEnd, model.get_metrics_result(), batch=last)
             if model.stop_training:
                 break
         logs = model.get_metrics_result()
@@ -82,19 +85,21 @@ def fit_loop(
     run.emit(TrainEnd, logs)
 
 
-def evaluate_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution: int) -> Logs:
+def evaluate_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_execution: int) -> Logs:
     """Run the test hooks over ``batches``; return the final metrics (what ``on_test_end`` got)."""
     model.stop_evaluating = False
     model.reset_metrics()
     run.emit(TestBegin, {})
-    wants_batch_logs = run.wants(TestBatchEnd)
+    begins, ends = run.wants(TestBatchBegin), run.wants(TestBatchEnd)
     for first, last, group in _groups(batches.epoch(), steps_per_execution):
         run.checkpoint()
-        run.emit(TestBatchBegin, {}, batch=first)
+        if begins:
+            run.emit(TestBatchBegin, {}, batch=first)
         run.take_turn()
         for x, y, sample_weight in group:
             model._test_step(x, y, sample_weight)
-        run.emit(TestBatchEnd, model.get_metrics_result() if wants_batch_logs else {}, batch=last)
+        if ends:
+            run.emit(TestBatchEnd, model.get_metrics_result(), batch=last)
         if model.stop_evaluating:
             break
     logs: Logs = model.get_metrics_result()
@@ -102,7 +107,7 @@ def evaluate_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution
     return logs
 
 
-def predict_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution: int) -> np.ndarray:
+def predict_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_execution: int) -> np.ndarray:
     """Run the predict hooks over ``batches``; return the outputs, concatenated."""
     model.stop_predicting = False
     run.emit(PredictBegin, {})
@@ -120,8 +125,12 @@ def predict_loop(model: Any, run: Run, batches: Batches, *, steps_per_execution:
     return _joined(outputs) if outputs else np.empty((0, *model.output_shape[1:]), dtype=np.float32)
 
 
-def _groups(batches: Iterable[Batch], size: int) -> Iterator[tuple[int, int, list[Batch]]]:
+def _groups(batches: Iterable[Batch], size: int) -> Iterator[tuple[int, int, Sequence[Batch]]]:
     """Batches in groups of ``size`` (``steps_per_execution``), with the first and last index of each."""
+    if size == 1:
+        for index, batch in enumerate(batches):
+            yield index, index, (batch,)
+        return
     group: list[Batch] = []
     first = 0
     for index, batch in enumerate(batches):

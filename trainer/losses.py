@@ -79,6 +79,11 @@ class Loss:
         """d(per-sample value)/d(logits) when y_pred = softmax(logits); only where `fuses_softmax`."""
         raise NotImplementedError(f"{type(self).__name__} does not fuse with softmax.")
 
+    def softmax_values_and_gradient(self, y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``call`` and ``softmax_gradient`` at once (the training step's need), the same numbers; a loss
+        may share their common work."""
+        return self.call(y_true, probs), self.softmax_gradient(y_true, probs)
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "reduction": self.reduction}
 
@@ -90,7 +95,7 @@ class Loss:
 def reduce_values(values: np.ndarray, sample_weight: np.ndarray | None, reduction: str) -> np.float32:
     """Weight the per-sample values and reduce them to one float32 scalar, as Keras does."""
     weighted = values if sample_weight is None else values * sample_weight
-    total = weighted.sum(dtype=np.float32)
+    total = np.add.reduce(weighted, axis=None, dtype=np.float32)
     if reduction == "sum":
         return np.float32(total)
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
@@ -294,8 +299,8 @@ class SparseCategoricalCrossentropy(Loss):
         if self.from_logits:
             values = -_log_softmax(y_pred)[rows, labels]
             return values
-        picked = y_pred[rows, labels] / y_pred.sum(axis=-1)
-        values = -np.log(np.clip(picked, EPSILON, _ONE_MINUS_EPSILON))
+        picked = y_pred[rows, labels] / np.add.reduce(y_pred, axis=-1)
+        values = -np.log(_clipped(picked))
         return values
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -315,13 +320,17 @@ class SparseCategoricalCrossentropy(Loss):
         return grad
 
     def softmax_gradient(self, y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        return self.softmax_values_and_gradient(y_true, probs)[1]
+
+    def softmax_values_and_gradient(self, y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         labels = _labels(y_true)
         rows = np.arange(len(labels))
-        total = probs.sum(axis=-1, keepdims=True)
-        live = _inside_clip(probs[rows, labels] / total[:, 0])
+        total = np.add.reduce(probs, axis=-1, keepdims=True)
+        picked = probs[rows, labels] / total[:, 0]
+        live = _inside_clip(picked)
         grad: np.ndarray = probs * (live[:, None] / total)
         grad[rows, labels] -= live
-        return grad
+        return -np.log(_clipped(picked)), grad
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits}
@@ -330,6 +339,13 @@ class SparseCategoricalCrossentropy(Loss):
 def _labels(y_true: np.ndarray) -> np.ndarray:
     labels = y_true.reshape(len(y_true))
     return labels if labels.dtype.kind in "iu" else labels.astype(np.intp)
+
+
+def _clipped(q: np.ndarray) -> np.ndarray:
+    """``np.clip(q, EPSILON, 1 - EPSILON)`` as two ufunc calls: np.clip's Python layers cost more than
+    the clipping on a batch of a small model."""
+    clipped: np.ndarray = np.minimum(np.maximum(q, EPSILON), _ONE_MINUS_EPSILON)
+    return clipped
 
 
 def _inside_clip(q: np.ndarray) -> np.ndarray:
@@ -432,6 +448,14 @@ def get(identifier: str | Loss | Callable[..., np.ndarray]) -> Loss:
         return lookup("loss", identifier, _BY_NAME)()
     if identifier in _CLASS_OF_FUNCTION:
         return _CLASS_OF_FUNCTION[identifier]()
+    if callable(identifier) and not isinstance(identifier, type):
+        raise TypeError(
+            f"loss={getattr(identifier, '__name__', identifier)!r} is a plain function; this engine cannot train "
+            "with it, because it has no gradient to follow (numpy cannot derive one, as Keras's backends do). "
+            "Subclass trainer.losses.Loss instead, with call(y_true, y_pred) -> per-sample values and "
+            "gradient(y_true, y_pred) -> their derivative with respect to y_pred (see the README, "
+            "'Your own loss and metrics'); or pass a name such as 'mse'."
+        )
     raise TypeError(
         f"loss must be a name, a trainer.losses.Loss or a function from trainer.losses, got {identifier!r}."
     )

@@ -23,6 +23,7 @@ from trainer.layers.layer import Layer, Shape, check_weights_fit
 from trainer.losses import Loss  # by name: in Sequential's body the `losses` property hides the module
 from trainer.names import unique_name
 from trainer.serialization import deserialize, serialize
+from trainer.stop_flag import StopTrainingFlag
 from trainer.summary import format_summary
 from trainer.training import Trainer
 from trainer.validation import Batch, DataSpec, validate_data, validate_inputs
@@ -35,6 +36,8 @@ Logs = dict[str, float]
 class Sequential(Trainer):
     """Layers applied in order. Keras 3's names: `add`, `compile`, `fit`, `evaluate`, `predict`, ..."""
 
+    stop_training = StopTrainingFlag()
+
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None) -> None:
         self.name = name or unique_name("sequential")
         self.stop_training = False
@@ -45,6 +48,7 @@ class Sequential(Trainer):
         self._metric_identifiers: list[Any] = []
         self._weighted_identifiers: list[Any] = []
         self._compiled_metrics: list[metrics_module.Metric] | None = None
+        self._metrics_by_name: list[metrics_module.Metric] | None = None  # metrics sorted, once fixed
         self._weighted_metrics: list[metrics_module.Metric] | None = None
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._prepared = False
@@ -112,7 +116,7 @@ class Sequential(Trainer):
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live weight arrays of every layer, in order (each Dense: kernel, then bias)."""
+        """The live weight arrays of every layer, in order (each Dense: kernel, then bias), trainable or not."""
         return [w for layer in self._layers for w in layer.weights]
 
     @property
@@ -166,7 +170,12 @@ class Sequential(Trainer):
         weighted = list(weighted_metrics or [])
         for identifier in identifiers + weighted:
             if not _is_accuracy(identifier):
-                metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
+                metric = metrics_module.get(identifier)  # raises early, with a suggestion, for unknown names
+                if not getattr(metric, "scalar", True):
+                    raise ValueError(
+                        f"Metric {metric.name!r} gives one value per class or threshold, and logs hold numbers: "
+                        "give it one threshold, or an `average` ('micro', 'macro' or 'weighted')."
+                    )
         self.optimizer = optimizers.get(optimizer)
         self.loss = resolved_loss
         self.steps_per_execution = steps_per_execution
@@ -174,6 +183,7 @@ class Sequential(Trainer):
         self._weighted_identifiers = weighted
         self._compiled_metrics = None
         self._weighted_metrics = None
+        self._metrics_by_name = None
         self._prepared = False
 
     @property
@@ -200,14 +210,20 @@ class Sequential(Trainer):
 
     def get_metrics_result(self) -> Logs:
         """The running means as floats, keys sorted as Keras 3 hands logs to callbacks."""
-        return {metric.name: float(metric.result()) for metric in sorted(self.metrics, key=lambda m: m.name)}
+        # The order is worked out once the metrics are fixed: batch logs are made at every step.
+        by_name = self._metrics_by_name
+        if by_name is None:
+            by_name = sorted(self.metrics, key=lambda m: m.name)
+            if self._compiled_metrics is not None:
+                self._metrics_by_name = by_name
+        return {metric.name: float(metric.result()) for metric in by_name}
 
     # ----- data
 
     def _data_spec(self) -> DataSpec:
         if self.loss is None:
             raise RuntimeError("You must call compile() before training or evaluating the model.")
-        return DataSpec(self.input_shape[1:], self.output_shape[1:], self.loss.sparse_labels)
+        return DataSpec(self.input_shape[1:], self.output_shape[1:], self.loss.sparse_labels, self._input_dtype)
 
     def _validate_data(
         self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict[int, float] | None = None
@@ -248,9 +264,8 @@ class Sequential(Trainer):
         softmax_head = isinstance(last, (Dense, Activation)) and last.activation is activations.softmax
         self._fused_softmax = softmax_head and self.loss is not None and self.loss.fuses_softmax
         self._trainable_layers = [layer for layer in self._layers if layer.trainable]
-        self._trainable = [w for layer in self._trainable_layers for w in layer.weights]
-        self._regularized = [layer for layer in self._layers if isinstance(layer, Dense) and (
-            layer.kernel_regularizer is not None or layer.bias_regularizer is not None)]
+        self._trainable = [w for layer in self._trainable_layers for w in layer.trainable_weights]
+        self._regularized = [layer for layer in self._layers if layer.losses]
         self._prepared = True
 
     # ----- the core, one batch at a time, on validated arrays
@@ -272,9 +287,14 @@ class Sequential(Trainer):
             assert grad_inputs is not None  # only the first layer, called last, is asked for none
             grad_inputs = layers[index].backward(grad_inputs, index > 0)
 
-    def _total_loss(self, y: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None) -> np.float32:
+    def _total_loss(
+        self, y: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None, values: np.ndarray | None = None
+    ) -> np.float32:
+        """The reduced loss plus the penalties; ``values``, if given, are ``loss.call(y, y_pred)``."""
         loss = self.loss
-        value = losses.reduce_values(loss.call(y, y_pred), sample_weight, loss.reduction)  # type: ignore[union-attr]
+        if values is None:
+            values = loss.call(y, y_pred)  # type: ignore[union-attr]
+        value = losses.reduce_values(values, sample_weight, loss.reduction)  # type: ignore[union-attr]
         for layer in self._regularized:
             for penalty in layer.losses:
                 value = np.float32(value + penalty)
@@ -285,10 +305,14 @@ class Sequential(Trainer):
         y_pred = self._forward(x, training=True)
         n = len(x)
         loss = self.loss
-        grad = loss.softmax_gradient(y, y_pred) if self._fused_softmax else loss.gradient(y, y_pred)  # type: ignore[union-attr]
+        values = None
+        if self._fused_softmax:
+            values, grad = loss.softmax_values_and_gradient(y, y_pred)  # type: ignore[union-attr]
+        else:
+            grad = loss.gradient(y, y_pred)  # type: ignore[union-attr]
         scale = losses.reduction_weights(sample_weight, n, loss.reduction)  # type: ignore[union-attr]
-        grad *= scale if np.ndim(scale) == 0 else scale.reshape((n,) + (1,) * (grad.ndim - 1))
-        total = self._total_loss(y, y_pred, sample_weight)  # penalties on the weights before the step, as Keras
+        grad *= scale if scale.ndim == 0 else scale.reshape((n,) + (1,) * (grad.ndim - 1))  # np.ndim() costs more
+        total = self._total_loss(y, y_pred, sample_weight, values)  # penalties on the weights before the step, as Keras
         self._backward(grad)
         self.optimizer.apply([g for layer in self._trainable_layers for g in layer.gradients], self._trainable)  # type: ignore[union-attr]
         self._update_metrics(total, n, y, y_pred, sample_weight)
@@ -345,9 +369,13 @@ class Sequential(Trainer):
         return self._predict_step(self._validate_inputs(x))
 
     def _validate_inputs(self, x: Any) -> np.ndarray:
-        """float32 inputs that fit the model, building it from `x` if it has no Input yet."""
+        """Inputs of the model's input dtype that fit it, building it from `x` if it has no Input yet."""
         self._build_from(x)
-        return validate_inputs(x, DataSpec(self.input_shape[1:], (), False))
+        return validate_inputs(x, DataSpec(self.input_shape[1:], (), False, self._input_dtype))
+
+    @property
+    def _input_dtype(self) -> str:
+        return self._input.dtype if self._input is not None else "float32"
 
     def _results(self, return_dict: bool) -> float | list[float] | Logs:
         logs = self.get_metrics_result()

@@ -11,8 +11,10 @@ _used: Counter[str] = Counter()
 
 
 def snake_case(class_name: str) -> str:
-    """`Dense` -> `dense`, `InputLayer` -> `input_layer`."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+    """`Dense` -> `dense`, `InputLayer` -> `input_layer`, `Conv2D` -> `conv2d`, `AUC` -> `auc`, as Keras's
+    `to_snake_case`: an underscore before each capitalised word, and between a lower-case letter and a capital."""
+    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
 
 
 def unique_name(base: str) -> str:

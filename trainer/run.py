@@ -14,15 +14,14 @@ from eventbus import EventBus
 
 from .callbacks.callback import Callback
 from .callbacks.lanes import Lanes
-from .callbacks.subscriber import subscribe_callback
-from .events import LIFECYCLE_EVENTS, LifecycleEvent
+from .events import LifecycleEvent
+from .routes import HAND_OVER, WAIT, Route, plan_routes
 from .turns import current_turns
 
 __all__ = ["Run", "open_run"]
 
 T = TypeVar("T")
 
-_SKIP, _HAND_OVER, _WAIT = 0, 1, 2
 _run_numbers = itertools.count(1)
 
 logger = logging.getLogger("trainer")
@@ -35,19 +34,21 @@ class QueuedCallbackFailed(Exception):
 class Run:
     """What the compute thread of a run uses to publish its lifecycle.
 
-    An event nobody receives is never made. One that only queued subscribers receive is handed
-    to the event loop without waiting; one with inline subscribers waits for them, so what they do
-    (``stop_training``, a new learning rate, keys added to ``logs``) takes effect before the next step.
+    An event nobody receives is never made. Each event type goes as its :class:`~trainer.routes.Route`
+    says: ``delivery = "thread"`` callbacks are called right here, in the compute thread; what the
+    bus gets, if anything, is handed to the event loop without waiting when only queued subscribers
+    receive it there, else waited for, so that what inline callbacks do (``stop_training``, a new
+    learning rate, keys added to ``logs``) takes effect before the next step.
 
     Started inside :func:`~trainer.turns.taking_turns`, the run computes its steps only in its
     turn (:meth:`take_turn`), passes it on before a step when its slice is over, and gives it up
     whenever its thread waits for the event loop.
     """
 
-    def __init__(self, bus: EventBus, run_id: str) -> None:
+    def __init__(self, bus: EventBus, run_id: str, routes: dict[type[LifecycleEvent], Route]) -> None:
         self.bus = bus
         self.id = run_id
-        self._routes = {event_type: _route(bus, event_type) for event_type in LIFECYCLE_EVENTS}
+        self._routes = {event_type: None if route.silent else route for event_type, route in routes.items()}
         turns = current_turns()
         self._turn = None if turns is None else turns._turn()
 
@@ -61,7 +62,7 @@ class Run:
 
     def wants(self, event_type: type[LifecycleEvent]) -> bool:
         """Whether anyone receives ``event_type``; if not, there is no need to compute its logs."""
-        return self._routes[event_type] != _SKIP
+        return self._routes[event_type] is not None
 
     def emit(self, event_type: type[LifecycleEvent], logs: dict[str, Any], **index: int) -> None:
         """Publish from the compute thread. ``logs`` must not change afterwards unless it waited.
@@ -71,14 +72,23 @@ class Run:
         :data:`~eventbus.handoff.CANCEL_POLL_SECONDS`; the hooks, on the run's own bus, are cancelled too.
         """
         route = self._routes[event_type]
-        if route == _SKIP:
+        if route is None:
             return
         anyio.from_thread.check_cancelled()
         event = event_type(run=self.id, logs=logs, **index)
-        # Waiting for the loop with the turn held could wait for another run that needs the turn;
-        # take_turn() takes it back before the next step.
-        before_waiting = None if self._turn is None else self._turn.lend
-        self.bus.publish_threadsafe(event, wait=route == _WAIT, before_waiting=before_waiting)
+        for call in route.before:
+            call(event)
+        if route.bus == WAIT:
+            # Waiting for the loop with the turn held could wait for another run that needs the turn;
+            # take_turn() takes it back before the next step.
+            self.bus.publish_threadsafe(event, wait=True, before_waiting=None if self._turn is None else self._turn.lend)
+        elif route.bus == HAND_OVER:
+            # The queued subscribers' copy is taken now, at their place in line: before `after` runs,
+            # and before hooks of later events, which run while the loop takes this one, could
+            # change the same logs (on_train_end's are on_epoch_end's). The bus needs no other copy.
+            self.bus.publish_threadsafe(event.snapshot(), wait=False, before_waiting=self._lend)
+            for call in route.after:
+                call(event)
 
     def checkpoint(self) -> None:
         """Between steps: raise if the awaiting task was cancelled or a queued callback failed."""
@@ -86,18 +96,15 @@ class Run:
         if self.bus.has_failures:
             raise QueuedCallbackFailed
 
+    def _lend(self) -> None:
+        if self._turn is not None:
+            self._turn.lend()
+
     def take_turn(self) -> None:
         """Right before computing steps: wait for the run's turn, if it takes turns (keeping it if
         its slice is not over); raises if the awaiting task was cancelled meanwhile."""
         if self._turn is not None:
             self._turn.keep_or_pass()
-
-
-def _route(bus: EventBus, event_type: type[LifecycleEvent]) -> int:
-    subscribers = bus.subscribers_of(event_type)
-    if not subscribers:
-        return _SKIP
-    return _WAIT if any(s.mode == "inline" for s in subscribers) else _HAND_OVER
 
 
 @asynccontextmanager
@@ -126,12 +133,12 @@ async def open_run(
             callback.set_model(model)
             callback.set_params(params)
             callback.set_callbacks(callbacks)
-            subscribe_callback(callback, lanes)
+        routes = plan_routes(callbacks, lanes, forwarded=app_bus is not None)
         if app_bus is not None:
             bus.subscribe(LifecycleEvent, app_bus.publish, mode="queued", name="forward to the application's bus")
         try:
             try:
-                yield Run(bus, run_id)
+                yield Run(bus, run_id, routes)
             except QueuedCallbackFailed:
                 pass  # the compute thread stopped early; the drain below raises the failure itself
             await bus.drain()

@@ -11,7 +11,8 @@ training goes on: `weights_contents` / `model_contents` / `backup_contents` copy
 hold (cheap), `write_contents` writes it (slow). `save_weights` and `save_model` do both.
 
 Guarantees:
-- Reading uses `allow_pickle=False` and instantiates only the engine's known classes.
+- Reading uses `allow_pickle=False` and instantiates only the engine's known classes and the layers
+  registered with `register_serializable`.
 - Writing goes to a temporary file in the same directory, flushed and fsynced, then renamed
   over the target: a crash or error leaves either the old file or the new one, never half of one.
 - A file that is not ours, is truncated or corrupt, or does not fit the model raises ValueError
@@ -22,13 +23,17 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from trainer import file_checks
 from trainer.atomic_file import write_atomically
+from trainer.initializers import BudgetExceededError, element_budget
+from trainer.layers.registry import register_serializable
 from trainer.model import Sequential
+from trainer.npz_archive import Entry, read_arrays, survey
 
 __all__ = [
     "BACKUP_SUFFIX",
@@ -40,6 +45,7 @@ __all__ = [
     "load_model",
     "load_weights",
     "model_contents",
+    "register_serializable",
     "save_model",
     "save_weights",
     "weights_contents",
@@ -68,25 +74,26 @@ def _atomic_write(path: str, arrays: dict[str, np.ndarray]) -> None:
     write_atomically(path, lambda file: np.savez(file, **arrays))  # type: ignore[arg-type]
 
 
-def _read(path: str, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The header and arrays of one of our files of `kind`, fully read and checked."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
-        raise ValueError(f"{path!r} is not a readable trainer file (truncated, corrupt or foreign): {error}") from None
-    header_array = arrays.pop(_HEADER_KEY, None)
-    try:
-        header = json.loads(str(header_array[()])) if header_array is not None else None
-    except (json.JSONDecodeError, IndexError, TypeError):
-        header = None
-    if not isinstance(header, dict) or header.get("kind") != kind:
-        raise ValueError(f"{path!r} is not a trainer {kind} file.")
-    if header.get("version") != _FORMAT_VERSION:
-        raise ValueError(f"{path!r} has format version {header.get('version')!r}; this engine reads {_FORMAT_VERSION}.")
-    return header, arrays
+def _survey(path: str, kind: str) -> tuple[dict[str, Any], dict[str, Entry]]:
+    """The checked header of one of our files of `kind`, and its other entries as declared (none read)."""
+    entries = survey(path)
+    entry = file_checks.header_entry(path, entries, _HEADER_KEY, kind)
+    header = file_checks.parse_header(path, read_arrays(path, [entry])[_HEADER_KEY])
+    del entries[_HEADER_KEY]
+    return file_checks.check_header(path, header, kind, _FORMAT_VERSION), entries
+
+
+def _read_checked(path: str, weights: list[Entry], others: list[Entry]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Read what the checks let through: the weights (as float32, in order) and the other arrays by
+    name (optimizer state as float32 but for its iteration count)."""
+    arrays = read_arrays(path, weights + others)
+    floats = {
+        e.name: arrays[e.name]
+        for e in weights + others
+        if e.name.startswith(("weight_", "optimizer/")) and e.name != "optimizer/iterations"
+    }
+    arrays.update(file_checks.check_float_values(path, floats))
+    return [arrays.pop(entry.name) for entry in weights], arrays
 
 
 def _header(kind: str, **content: Any) -> np.ndarray:
@@ -106,27 +113,26 @@ def _optimizer_arrays(model: Sequential) -> dict[str, np.ndarray]:
     return {f"optimizer/{name}": value for name, value in optimizer.get_state().items()}
 
 
-def _restore_optimizer(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
-    """Build the optimizer if need be and set the state found in `arrays`, if any (checked first)."""
+def _optimizer_entries(path: str, entries: dict[str, Entry], model: Sequential) -> list[Entry]:
+    """The optimizer state in `entries`, if any, checked against what `model`'s optimizer holds once built."""
+    if not any(name.startswith("optimizer/") for name in entries):
+        return []
+    if model.optimizer is None:
+        raise ValueError(f"{path!r} holds optimizer state, but model {model.name!r} has no optimizer: compile it first.")
+    expected = file_checks.expected_optimizer_state(model.optimizer, model.trainable_weights)
+    return file_checks.check_optimizer_entries(path, entries, expected)
+
+
+def _restore_optimizer(path: str, model: Sequential, arrays: dict[str, np.ndarray]) -> None:
+    """Build the optimizer and set the state found in `arrays`, if any (checked already)."""
     state = {name.removeprefix("optimizer/"): v for name, v in arrays.items() if name.startswith("optimizer/")}
     if state:
-        model.optimizer.build(model.trainable_weights)  # type: ignore[union-attr]
-        model.optimizer.set_state(state)  # type: ignore[union-attr]
-
-
-def _weights_from(path: str, arrays: dict[str, np.ndarray], model: Sequential) -> list[np.ndarray]:
-    count = sum(name.startswith("weight_") for name in arrays)
-    weights = [arrays.get(f"weight_{index}") for index in range(count)]
-    if any(w is None for w in weights):
-        raise ValueError(f"{path!r} has missing weight entries.")
-    expected = [w.shape for w in model.weights]
-    found = [w.shape for w in weights]  # type: ignore[union-attr]
-    if found != expected:
-        raise ValueError(
-            f"{path!r} does not fit model {model.name!r}: it holds {count} weights of shapes {found}, "
-            f"the model has {len(expected)} of shapes {expected}."
-        )
-    return weights  # type: ignore[return-value]
+        assert model.optimizer is not None
+        model.optimizer.build(model.trainable_weights)
+        try:
+            model.optimizer.set_state(state)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise ValueError(f"{path!r}: {error}") from None
 
 
 def weights_contents(model: Sequential) -> Contents:
@@ -167,8 +173,17 @@ def load_weights(model: Sequential, filepath: str | os.PathLike[str]) -> None:
     """Load weights saved by `save_weights` (or inside a `.model.npz`); on any mismatch nothing changes."""
     path = os.fspath(filepath)
     kind = "model" if path.endswith(MODEL_SUFFIX) else "weights"
-    _, arrays = _read(_check_suffix(path, MODEL_SUFFIX if kind == "model" else WEIGHTS_SUFFIX, "load_weights"), kind)
-    model.set_weights(_weights_from(path, arrays, model))
+    _check_suffix(path, MODEL_SUFFIX if kind == "model" else WEIGHTS_SUFFIX, "load_weights")
+    _, entries = _survey(path, kind)
+    expected = [w.shape for w in _built_weights(model)]
+    weights, _ = _read_checked(path, file_checks.check_weight_entries(path, entries, expected, f"model {model.name!r}"), [])
+    model.set_weights(weights)
+
+
+def _built_weights(model: Sequential) -> list[np.ndarray]:
+    if not model.built:
+        raise ValueError(f"Model {model.name!r} has no weights yet: give it an Input or run it on data first.")
+    return model.weights
 
 
 def save_model(model: Sequential, filepath: str | os.PathLike[str]) -> None:
@@ -177,29 +192,65 @@ def save_model(model: Sequential, filepath: str | os.PathLike[str]) -> None:
     _atomic_write(path, model_contents(model))
 
 
-def load_backup(model: Sequential, filepath: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Restore weights and optimizer state from a backup, all or nothing; return its `state` and `arrays`."""
+def load_backup(
+    model: Sequential,
+    filepath: str | os.PathLike[str],
+    *,
+    check_state: Callable[[dict[str, Any], dict[str, np.ndarray]], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Restore weights and optimizer state from a backup, all or nothing; return its `state` and `arrays`.
+
+    `check_state(state, arrays)`, if given, is called before the model is changed: what it raises
+    (KeyError, TypeError, ValueError, ...) becomes a ValueError naming the file, the model unchanged.
+    """
     path = _check_suffix(filepath, BACKUP_SUFFIX, "load_backup")
-    header, arrays = _read(path, "backup")
-    weights = _weights_from(path, arrays, model)
-    _restore_optimizer(model, arrays)
-    model.set_weights(weights)
+    header, entries = _survey(path, "backup")
+    model_weights = _built_weights(model)
+    weight_entries = file_checks.check_weight_entries(path, entries, [w.shape for w in model_weights], f"model {model.name!r}")
+    optimizer_entries = _optimizer_entries(path, entries, model)
+    # Callbacks keep copies of weights (EarlyStopping's best) and small states (random generators).
+    limit = 4 * sum(w.nbytes for w in model_weights) + (1 << 20)
+    extra_entries = file_checks.check_extra_entries(path, entries, limit)
+    weights, arrays = _read_checked(path, weight_entries, optimizer_entries + extra_entries)
+    state = header.get("state", {})
     extra = {name.removeprefix("extra/"): v for name, v in arrays.items() if name.startswith("extra/")}
-    return header.get("state", {}), extra
+    if check_state is not None:
+        try:
+            check_state(state, extra)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as error:
+            raise ValueError(f"{path!r}: its training state cannot be resumed from: {error!r}") from None
+    _restore_optimizer(path, model, arrays)
+    model.set_weights(weights)
+    return state, extra
 
 
 def load_model(filepath: str | os.PathLike[str], compile: bool = True) -> Sequential:  # noqa: A002 (Keras's name)
     """Rebuild a model saved by `model.save`: same architecture and weights, so it predicts bit-identically;
-    with `compile`, also its optimizer (with its state), loss and metrics."""
+    with `compile`, also its optimizer (with its state), loss and metrics.
+
+    The architecture is built under the budget of the weights the file holds, so one declaring more
+    than that is refused before its weights are made.
+    """
     path = _check_suffix(filepath, MODEL_SUFFIX, "load_model")
-    header, arrays = _read(path, "model")
+    header, entries = _survey(path, "model")
+    weight_entries = file_checks.check_weight_entries(path, entries, None)
     try:
-        model = Sequential.from_config(header["config"])
-    except (KeyError, TypeError, ValueError) as error:
+        with element_budget(sum(entry.size for entry in weight_entries)):
+            model = Sequential.from_config(header["config"])
+    except BudgetExceededError as error:
+        raise ValueError(f"{path!r} declares an architecture larger than the weights it holds: {error}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as error:
         raise ValueError(f"{path!r} holds an architecture this engine cannot build: {error}") from None
-    model.set_weights(_weights_from(path, arrays, model))
+    file_checks.check_weight_entries(path, entries, [w.shape for w in model.weights], f"model {model.name!r}")
     compile_config = header.get("compile_config")
+    optimizer_entries: list[Entry] = []
     if compile and compile_config:
-        model.compile_from_config(compile_config)
-        _restore_optimizer(model, arrays)
+        try:
+            model.compile_from_config(compile_config)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
+            raise ValueError(f"{path!r} holds compile settings this engine cannot use: {error}") from None
+        optimizer_entries = _optimizer_entries(path, entries, model)
+    weights, arrays = _read_checked(path, weight_entries, optimizer_entries)
+    model.set_weights(weights)
+    _restore_optimizer(path, model, arrays)
     return model

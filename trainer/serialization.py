@@ -25,17 +25,7 @@ class Configurable(Protocol):
 
 
 REGISTRY: dict[str, dict[str, type[Configurable]]] = {
-    "initializer": {
-        cls.__name__: cls
-        for cls in (
-            initializers.Zeros,
-            initializers.RandomNormal,
-            initializers.RandomUniform,
-            initializers.GlorotUniform,
-            initializers.HeNormal,
-            initializers.HeUniform,
-        )
-    },
+    "initializer": {cls.__name__: cls for cls in initializers.CLASSES},
     "regularizer": {cls.__name__: cls for cls in (regularizers.L1L2, regularizers.L1, regularizers.L2)},
     "loss": {cls.__name__: cls for cls in losses.CLASSES},
     "metric": {
@@ -46,6 +36,12 @@ REGISTRY: dict[str, dict[str, type[Configurable]]] = {
             metrics.BinaryAccuracy,
             metrics.CategoricalAccuracy,
             metrics.SparseCategoricalAccuracy,
+            metrics.AUC,
+            metrics.Precision,
+            metrics.Recall,
+            metrics.RootMeanSquaredError,
+            metrics.F1Score,
+            metrics.TopKCategoricalAccuracy,
         )
     },
     "optimizer": dict(optimizers.CLASSES),

@@ -22,6 +22,7 @@ from .batching import Batches, split_for_validation
 from .callbacks.callback import Callback
 from .callbacks.history import History
 from .callbacks.progbar_logger import ProgbarLogger
+from .data_adapters import SourceBatches, check_source_arguments, is_batch_source, prediction_batch, run_with_sources, training_batch
 from .loops import evaluate_loop, fit_loop, predict_loop
 from .random import make_generator
 from .run import Run, open_run
@@ -48,12 +49,13 @@ class Trainer:
         verbose: int | str = "auto",
         callbacks: Sequence[Callback] | None = None,
         validation_split: float = 0.0,
-        validation_data: tuple[Any, ...] | None = None,
+        validation_data: Any = None,
         shuffle: bool = True,
         class_weight: dict[int, float] | None = None,
         sample_weight: Any = None,
         initial_epoch: int = 0,
         steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         validation_freq: int = 1,
         *,
@@ -62,26 +64,46 @@ class Trainer:
     ) -> History:
         """Train for ``epochs`` epochs, as Keras 3's ``fit``; returns the :class:`History`.
 
+        ``x`` (and ``validation_data``) may be arrays or a source of batches: a generator, an
+        iterable, a ``PyDataset``, an async iterable (see :mod:`trainer.data_adapters`).
+
         Callbacks hear the Keras lifecycle (see DESIGN.md); ``bus`` (an application's bus) receives
         every event of the run too, each carrying ``run_id`` (by default ``"fit-<n>"``). Returns only
         when every queued callback has handled every event; a queued callback's error fails the call,
         naming the callback and the hook. Cancelling the awaiting task stops training before the next step.
         """
-        batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
         _check_epochs(epochs, initial_epoch)
         validation_freq = _positive_int("validation_freq", validation_freq)
-        if steps_per_epoch is not None:
-            steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
+        steps_per_epoch = _optional_positive_int("steps_per_epoch", steps_per_epoch)
+        validation_steps = _optional_positive_int("validation_steps", validation_steps)
         verbosity = _verbosity(verbose)
         shuffle = _flag("shuffle", shuffle)
-        validation_batch_size = _positive_int("validation_batch_size", validation_batch_size or batch_size)
         run_callbacks = _with_defaults(callbacks, verbosity, fitting=True)
         history = next(callback for callback in run_callbacks if isinstance(callback, History))
-        train, validation = await anyio.to_thread.run_sync(
-            partial(self._fit_data, x, y, sample_weight, class_weight, validation_split, validation_data)
-        )
-        train_batches = Batches(train, batch_size, shuffle=shuffle, steps_per_epoch=steps_per_epoch, seed=_shuffle_seed())
-        validation_batches = None if validation is None else Batches(validation, validation_batch_size)
+        train_batches: Batches | SourceBatches
+        validation_batches: Batches | SourceBatches | None = None
+        validation_source = is_batch_source(validation_data)
+        if is_batch_source(x):
+            check_source_arguments("x", x, y=y, sample_weight=sample_weight, class_weight=class_weight,
+                                   batch_size=batch_size, validation_split=validation_split)  # fmt: skip
+            train_batches = SourceBatches(
+                x, "fit", training_batch(self, "x"), steps_per_epoch=steps_per_epoch, shuffle=shuffle,
+                seed=_shuffle_seed(), epochs=epochs, model=self,
+            )  # fmt: skip
+        else:
+            batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
+            train, validation = await anyio.to_thread.run_sync(
+                partial(self._fit_data, x, y, sample_weight, class_weight, validation_split,
+                        None if validation_source else validation_data)
+            )  # fmt: skip
+            train_batches = Batches(train, batch_size, shuffle=shuffle, steps_per_epoch=steps_per_epoch, seed=_shuffle_seed())
+            if validation is not None:
+                size = _positive_int("validation_batch_size", validation_batch_size or batch_size)
+                validation_batches = Batches(validation, size, steps_per_epoch=validation_steps)
+        if validation_source:
+            check_source_arguments("validation_data", validation_data, validation_batch_size=validation_batch_size)
+            convert = training_batch(self, "validation_data")
+            validation_batches = SourceBatches(validation_data, "evaluate", convert, what="validation_data", steps_per_epoch=validation_steps)
         params = {"verbose": verbosity, "epochs": epochs, "steps": train_batches.steps}
         async with open_run("fit", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(
@@ -89,7 +111,7 @@ class Trainer:
                 epochs=epochs, initial_epoch=initial_epoch, validation_freq=validation_freq,
                 steps_per_execution=self.steps_per_execution,
             )  # fmt: skip
-            await _compute(run, loop)
+            await run_with_sources((train_batches, validation_batches), partial(_compute, run, loop))
         return history
 
     async def evaluate_async(
@@ -101,21 +123,29 @@ class Trainer:
         callbacks: Sequence[Callback] | None = None,
         return_dict: bool = False,
         sample_weight: Any = None,
+        steps: int | None = None,
         *,
         bus: EventBus | None = None,
         run_id: str | None = None,
     ) -> float | list[float] | dict[str, float]:
         """Loss and metrics on ``x``, ``y``, as Keras 3's ``evaluate``: a float when there are no
-        metrics, else ``[loss, *metrics]`` in compile order, or the logs dict if ``return_dict``."""
-        batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
+        metrics, else ``[loss, *metrics]`` in compile order, or the logs dict if ``return_dict``.
+        ``x`` may be a source of batches (:mod:`trainer.data_adapters`); ``steps`` limits the batches."""
+        steps = _optional_positive_int("steps", steps)
         verbosity = _verbosity(verbose)
         run_callbacks = _with_defaults(callbacks, verbosity)
-        data = await anyio.to_thread.run_sync(partial(self._validate_data, x, y, sample_weight))  # type: ignore[attr-defined]
-        batches = Batches(data, batch_size)
+        batches: Batches | SourceBatches
+        if is_batch_source(x):
+            check_source_arguments("x", x, y=y, sample_weight=sample_weight, batch_size=batch_size)
+            batches = SourceBatches(x, "evaluate", training_batch(self, "x"), steps_per_epoch=steps)
+        else:
+            batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
+            data = await anyio.to_thread.run_sync(partial(self._validate_data, x, y, sample_weight))  # type: ignore[attr-defined]
+            batches = Batches(data, batch_size, steps_per_epoch=steps)
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
         async with open_run("evaluate", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(evaluate_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
-            await _compute(run, loop)
+            await run_with_sources((batches,), partial(_compute, run, loop))
         return self._results(return_dict)  # type: ignore[attr-defined,no-any-return]
 
     async def predict_async(
@@ -123,21 +153,29 @@ class Trainer:
         x: Any,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        steps: int | None = None,
         callbacks: Sequence[Callback] | None = None,
         *,
         bus: EventBus | None = None,
         run_id: str | None = None,
     ) -> np.ndarray:
-        """The model's outputs for ``x``, batch by batch, as Keras 3's ``predict``."""
-        batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
+        """The model's outputs for ``x``, batch by batch, as Keras 3's ``predict``. ``x`` may be a
+        source of batches (:mod:`trainer.data_adapters`); ``steps`` limits the batches."""
+        steps = _optional_positive_int("steps", steps)
         verbosity = _verbosity(verbose)
         run_callbacks = _with_defaults(callbacks, verbosity)
-        inputs = await anyio.to_thread.run_sync(self._validate_inputs, x)  # type: ignore[attr-defined]
-        batches = Batches(Batch(inputs, None, None), batch_size)
+        batches: Batches | SourceBatches
+        if is_batch_source(x):
+            check_source_arguments("x", x, batch_size=batch_size)
+            batches = SourceBatches(x, "predict", prediction_batch(self), steps_per_epoch=steps)
+        else:
+            batch_size = _positive_int("batch_size", 32 if batch_size is None else batch_size)
+            inputs = await anyio.to_thread.run_sync(self._validate_inputs, x)  # type: ignore[attr-defined]
+            batches = Batches(Batch(inputs, None, None), batch_size, steps_per_epoch=steps)
         params = {"verbose": verbosity, "epochs": 1, "steps": batches.steps}
         async with open_run("predict", self, run_callbacks, params, bus, run_id) as run:
             loop = partial(predict_loop, self, run, batches, steps_per_execution=self.steps_per_execution)
-            return await _compute(run, loop)
+            return await run_with_sources((batches,), partial(_compute, run, loop))
 
     def fit(
         self,
@@ -148,12 +186,13 @@ class Trainer:
         verbose: int | str = "auto",
         callbacks: Sequence[Callback] | None = None,
         validation_split: float = 0.0,
-        validation_data: tuple[Any, ...] | None = None,
+        validation_data: Any = None,
         shuffle: bool = True,
         class_weight: dict[int, float] | None = None,
         sample_weight: Any = None,
         initial_epoch: int = 0,
         steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         validation_freq: int = 1,
         *,
@@ -165,8 +204,8 @@ class Trainer:
         return anyio.run(
             partial(
                 self.fit_async, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-                shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_batch_size,
-                validation_freq, bus=bus, run_id=run_id,
+                shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                validation_batch_size, validation_freq, bus=bus, run_id=run_id,
             )  # fmt: skip
         )
 
@@ -179,6 +218,7 @@ class Trainer:
         callbacks: Sequence[Callback] | None = None,
         return_dict: bool = False,
         sample_weight: Any = None,
+        steps: int | None = None,
         *,
         bus: EventBus | None = None,
         run_id: str | None = None,
@@ -187,8 +227,9 @@ class Trainer:
         _refuse_inside_event_loop("evaluate")
         return anyio.run(
             partial(
-                self.evaluate_async, x, y, batch_size, verbose, callbacks, return_dict, sample_weight, bus=bus, run_id=run_id
-            )
+                self.evaluate_async, x, y, batch_size, verbose, callbacks, return_dict, sample_weight, steps,
+                bus=bus, run_id=run_id,
+            )  # fmt: skip
         )
 
     def predict(
@@ -196,6 +237,7 @@ class Trainer:
         x: Any,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        steps: int | None = None,
         callbacks: Sequence[Callback] | None = None,
         *,
         bus: EventBus | None = None,
@@ -203,7 +245,7 @@ class Trainer:
     ) -> np.ndarray:
         """:meth:`predict_async`, for code that is not running an event loop."""
         _refuse_inside_event_loop("predict")
-        return anyio.run(partial(self.predict_async, x, batch_size, verbose, callbacks, bus=bus, run_id=run_id))
+        return anyio.run(partial(self.predict_async, x, batch_size, verbose, steps, callbacks, bus=bus, run_id=run_id))
 
     def _fit_data(
         self,
@@ -282,6 +324,10 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
     return int(value)
+
+
+def _optional_positive_int(name: str, value: object) -> int | None:
+    return None if value is None else _positive_int(name, value)
 
 
 def _flag(name: str, value: object) -> bool:

@@ -23,6 +23,7 @@ class DataSpec:
     input_shape: tuple[int | None, ...]
     output_shape: tuple[int | None, ...]
     sparse_labels: bool
+    input_dtype: str = "float32"
 
 
 class Batch(NamedTuple):
@@ -36,7 +37,12 @@ class Batch(NamedTuple):
 def _numeric(name: str, value: Any) -> np.ndarray:
     if value is None:
         raise ValueError(f"`{name}` is required, got None.")
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as error:
+        batches = isinstance(value, (list, tuple)) and bool(value) and isinstance(value[0], (list, tuple))
+        hint = "; a list of (x, y) batches? Pass a generator of them, or a PyDataset" if batches else ""
+        raise ValueError(f"`{name}` must be a numeric array: {error}{hint}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be a numeric array, got dtype {array.dtype} ({type(value).__name__}).")
     if array.ndim == 0:
@@ -45,7 +51,8 @@ def _numeric(name: str, value: Any) -> np.ndarray:
 
 
 def validate_inputs(x: Any, spec: DataSpec) -> np.ndarray:
-    """float32 `x` whose per-sample shape fits the model's input."""
+    """`x` of the model's input dtype (float32 unless its Input says otherwise) whose per-sample shape fits
+    the model's input; integer inputs must hold whole numbers."""
     array = _numeric("x", x)
     expected = spec.input_shape
     if len(array.shape) - 1 != len(expected) or any(e is not None and e != a for e, a in zip(expected, array.shape[1:])):
@@ -53,7 +60,12 @@ def validate_inputs(x: Any, spec: DataSpec) -> np.ndarray:
             f"`x` has per-sample shape {array.shape[1:]} (full shape {array.shape}), "
             f"but the model's input expects per-sample shape {expected}."
         )
-    return np.ascontiguousarray(array, dtype=np.float32)
+    if spec.input_dtype == "float32":
+        return np.ascontiguousarray(array, dtype=np.float32)
+    integers = np.ascontiguousarray(array, dtype=spec.input_dtype)
+    if array.dtype.kind == "f" and not np.array_equal(integers, array):
+        raise ValueError(f"`x` must hold whole numbers for an Input of dtype {spec.input_dtype}, got fractional values.")
+    return integers
 
 
 def _validate_labels(y: np.ndarray, classes: int | None) -> np.ndarray:

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-QUICK = {"bench_bus": ["--events", "20000", "--repeats", "3"], "bench_step": ["--repeats", "3", "--batch-sizes", "128"]}
+QUICK = {"bench_bus": ["--events", "20000", "--repeats", "3"], "bench_step": ["--repeats", "3", "--batch-sizes", "128"],
+         "bench_conv": ["--samples", "512", "--repeats", "2"]}
+QUICK["bench_listening"] = ["--repeats", "3", "--samples", "20000"]
 IDENTITY = ("benchmark", "variant", "backend", "batch_size")
 
 

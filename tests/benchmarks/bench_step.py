@@ -43,6 +43,22 @@ def initial_weights(seed: int = 0) -> list[np.ndarray]:
     ]
 
 
+def softmax_crossentropy(z: np.ndarray, labels: np.ndarray) -> tuple[np.float32, np.ndarray]:
+    """Keras's sparse crossentropy on the normalised, clipped softmax of ``z``: the batch's mean loss and
+    its gradient with respect to ``z``."""
+    n, rows = len(z), np.arange(len(z))
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    s = p.sum(axis=1)
+    q = p[rows, labels] / s
+    loss = np.float32(-np.log(np.clip(q, EPSILON, 1 - EPSILON)).mean())
+    live = ((q >= EPSILON) & (q <= 1 - EPSILON)).astype(np.float32)
+    dz = p * (live / s)[:, None]
+    dz[rows, labels] -= live
+    dz /= np.float32(n)
+    return loss, dz
+
+
 def bare_epoch(x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
     """Keras's maths written out: forward, clipped crossentropy on normalised softmax, backward, SGD."""
     w1, b1, w2, b2 = initial_weights()
@@ -50,18 +66,9 @@ def bare_epoch(x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
     total = np.float32(0)
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        n, rows = len(xb), np.arange(len(xb))
         h = np.maximum(xb @ w1 + b1, 0)
-        z = h @ w2 + b2
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        s = p.sum(axis=1)
-        q = p[rows, yb] / s
-        total += np.float32(-np.log(np.clip(q, EPSILON, 1 - EPSILON)).mean()) * n
-        live = ((q >= EPSILON) & (q <= 1 - EPSILON)).astype(np.float32)
-        dz = p * (live / s)[:, None]
-        dz[rows, yb] -= live
-        dz /= np.float32(n)
+        loss, dz = softmax_crossentropy(h @ w2 + b2, yb)
+        total += loss * len(xb)
         dw2, db2 = h.T @ dz, dz.sum(axis=0)
         dh = dz @ w2.T
         dh *= h > 0

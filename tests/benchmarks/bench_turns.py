@@ -8,7 +8,8 @@ of bench_step at batch 128, mostly BLAS), one ``fit_async`` alone, then ``--runs
 interleaved, ``--repeats`` times. Reports the samples per second of the runs together against one alone (medians)
 and the event loop's lag meanwhile (a heartbeat sleeping 1 ms; p99 over every repetition).
 
-Then, for the small MLP, a run with an inline callback at every batch (``TerminateOnNaN``) beside a run
+Then, for the small MLP, a run with an inline callback at every batch (``TerminateOnNaN`` made to run on the
+event loop's thread, as inline ``def`` callbacks do by default) beside a run
 with none, without turns and with ``ComputeTurns(1)``: the steps per second of each (medians).
 """
 
@@ -38,6 +39,13 @@ SHAPES: dict[str, Shape] = {
     "mlp_16_64_64_4 batch 32": (16, (64, 64), 4, 8192, 32),
     f"mlp_{FEATURES}_{HIDDEN}_{CLASSES} batch 128": (FEATURES, (HIDDEN,), CLASSES, 12_800, 128),
 }
+
+
+class LoopTerminateOnNaN(TerminateOnNaN):
+    """TerminateOnNaN on the event loop's thread (it runs in the compute thread itself otherwise), so
+    the run waits for the loop at every batch, lending its turn meanwhile."""
+
+    delivery = "inline"
 
 
 def make_run(shape: Shape) -> Callable[[], trainer.Sequential]:
@@ -95,7 +103,7 @@ async def beside(model: Callable[[], trainer.Sequential], shape: Shape, slots: i
 
     async def run_with_inline_callback() -> None:
         neighbour_steps, start = steps(neighbour), time.perf_counter()
-        await inline.fit_async(x, y, batch_size=shape[4], epochs=2, verbose=0, callbacks=[TerminateOnNaN()])
+        await inline.fit_async(x, y, batch_size=shape[4], epochs=2, verbose=0, callbacks=[LoopTerminateOnNaN()])
         elapsed = time.perf_counter() - start
         rates.extend([steps(inline) / elapsed, (steps(neighbour) - neighbour_steps) / elapsed])
         fits.cancel_scope.cancel()

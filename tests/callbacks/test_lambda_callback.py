@@ -73,9 +73,11 @@ def test_a_returned_mapping_is_merged_and_other_return_values_are_ignored() -> N
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"on_epoch_ends": print}, ValueError, "Unknown callback hook: 'on_epoch_ends'. Did you mean 'on_epoch_end'"),
-        ({"on_test_batch_ends": print}, ValueError, "Did you mean 'on_test_batch_end'"),
-        ({"epoch_end": print}, ValueError, "Unknown callback hook: 'epoch_end'"),
+        ({"on_epoch_ends": print}, ValueError, "'on_epoch_ends' is not a callback hook; did you mean 'on_epoch_end'"),
+        ({"on_test_batch_ends": print}, ValueError, "did you mean 'on_test_batch_end'"),
+        ({"epoch_end": print}, ValueError, "'epoch_end' is not a callback hook; did you mean 'on_epoch_end'"),
+        ({"onEpochEnd": print}, ValueError, "'onEpochEnd' is not a callback hook; did you mean 'on_epoch_end'"),
+        ({"model": None}, ValueError, "'model' is a method or property of every Callback"),
         ({"on_train_end": "print"}, TypeError, "on_train_end must be a function or None"),
     ],
 )

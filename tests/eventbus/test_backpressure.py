@@ -33,10 +33,10 @@ async def test_block_makes_the_publisher_wait_and_keeps_the_queue_bounded() -> N
         async with anyio.create_task_group() as tg:
             tg.start_soon(publisher)
             await anyio.sleep(0.05)
-            # The consumer took the first four as one batch and is stuck on the first of them;
-            # four more wait in the queue, and the ninth publish waits for room.
-            assert published == 8
-            assert subscription.stats.queued == 4
+            # The consumer is stuck on the first event, which still counts against maxsize; three
+            # more wait in the queue, and the fifth publish waits for room.
+            assert published == 4
+            assert subscription.stats.queued == 3
             gate.set()
         await bus.drain()
     assert seen == list(range(20))
@@ -65,9 +65,10 @@ async def _fill_while_blocked(overflow: str, events: list) -> tuple[list, object
 
 async def test_drop_oldest_keeps_the_newest_and_counts_what_it_dropped() -> None:
     seen, stats = await _fill_while_blocked("drop_oldest", [Ping(n) for n in range(8)])
-    assert [e.n for e in seen] == [0, 5, 6, 7]
-    assert stats.dropped == 4
-    assert stats.delivered == 4
+    # Event 0 is in the handler's hands (one of the 3 places): the two newest wait.
+    assert [e.n for e in seen] == [0, 6, 7]
+    assert stats.dropped == 5
+    assert stats.delivered == 3
 
 
 async def test_keep_latest_coalesces_per_event_type() -> None:
@@ -75,9 +76,10 @@ async def test_keep_latest_coalesces_per_event_type() -> None:
 
     events = [Ping(0), LoudPing(1), Ping(2), Ping(3), Ping(4), Ping(5)]
     seen, stats = await _fill_while_blocked("keep_latest", events)
-    # The queue holds 3: the rarer LoudPing keeps its place while the Pings collapse to the newest.
-    assert seen == [Ping(0), LoudPing(1), Ping(4), Ping(5)]
-    assert stats.dropped == 2
+    # It holds 3, Ping(0) in hand among them: the rarer LoudPing keeps its place while the waiting
+    # Pings collapse to the newest.
+    assert seen == [Ping(0), LoudPing(1), Ping(5)]
+    assert stats.dropped == 3
 
 
 async def test_error_refuses_the_event_for_everyone_and_counts_it() -> None:
@@ -92,12 +94,11 @@ async def test_error_refuses_the_event_for_everyone_and_counts_it() -> None:
         strict = bus.subscribe(Ping, gated, mode="queued", maxsize=2, overflow="error", name="strict")
         await bus.publish(Ping(0))
         await anyio.sleep(0.01)
-        await bus.publish(Ping(1))
-        await bus.publish(Ping(2))
+        await bus.publish(Ping(1))  # Ping(0) in the handler's hands and Ping(1) waiting: 2 held
         with pytest.raises(QueueFullError, match="'strict' is full") as info:
-            await bus.publish(Ping(3))
-        assert info.value.event == Ping(3)
-        assert inline_seen == [0, 1, 2], "a refused event reaches no subscriber"
+            await bus.publish(Ping(2))
+        assert info.value.event == Ping(2)
+        assert inline_seen == [0, 1], "a refused event reaches no subscriber"
         assert strict.stats.dropped == 1
         gate.set()
 
@@ -152,9 +153,10 @@ async def test_cancelled_publisher_blocked_on_a_full_queue_loses_and_duplicates_
 async def test_keep_latest_drops_a_superseded_event_of_another_type_before_waiting() -> None:
     from .events import LoudPing
 
-    seen, stats = await _fill_while_blocked("keep_latest", [Ping(0), Ping(1), Ping(2), Ping(3), LoudPing(4)])
-    # Full with Pings, a LoudPing arrives: the oldest Ping, superseded by younger ones, makes room.
-    assert seen == [Ping(0), Ping(2), Ping(3), LoudPing(4)]
+    seen, stats = await _fill_while_blocked("keep_latest", [Ping(0), Ping(1), Ping(2), LoudPing(3)])
+    # Full with Pings (one in hand, two waiting), a LoudPing arrives: the oldest waiting Ping,
+    # superseded by a younger one, makes room.
+    assert seen == [Ping(0), Ping(2), LoudPing(3)]
     assert stats.dropped == 1
 
 
@@ -171,7 +173,7 @@ async def test_keep_latest_waits_when_every_waiting_event_is_the_last_of_its_typ
         seen.append(event)
 
     async with EventBus() as bus:
-        bus.subscribe(Event, gated, mode="queued", maxsize=2, overflow="keep_latest")
+        bus.subscribe(Event, gated, mode="queued", maxsize=3, overflow="keep_latest")
         await bus.publish(Ping(0))
         await anyio.sleep(0.01)  # Ping(0) is in the handler's hands
         await bus.publish(Ping(1))

@@ -1,5 +1,6 @@
 """Bad input is refused early, naming what was wrong and what was expected."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -62,19 +63,48 @@ async def test_publishing_a_non_event() -> None:
             await bus.publish({"n": 1})  # type: ignore[arg-type]
 
 
-async def test_publishing_an_event_type_that_is_not_a_frozen_slotted_dataclass() -> None:
+async def test_publishing_an_event_type_that_is_not_a_frozen_dataclass() -> None:
     class Undecorated(Event):  # its instances would accept new attributes
         hook = "on_undecorated"
 
+    class Relabelled(Ping):  # a subclass of a frozen event that is not itself declared a dataclass
+        hook = "on_relabelled"
+
+    async with EventBus() as bus:
+        for event in (Undecorated(), Relabelled(1)):
+            name = type(event).__name__
+            with pytest.raises(TypeError, match=rf"{name} must be declared with @dataclass\(frozen=True\) \(slots=True is optional\)"):
+                await bus.publish(event)
+
+
+def test_a_mutable_dataclass_event_cannot_even_be_declared() -> None:
+    with pytest.raises(TypeError, match="cannot inherit non-frozen dataclass from a frozen one"):
+
+        @dataclass
+        class Mutable(Event):
+            hook = "on_mutable"
+
+
+async def test_a_frozen_event_without_slots_is_delivered_and_stays_immutable() -> None:
     @dataclass(frozen=True)
     class Unslotted(Event):
         hook = "on_unslotted"
+        n: int
+
+    inline: list[object] = []
+    queued: list[object] = []
+
+    async def take(event: Unslotted) -> None:
+        queued.append(event)
 
     async with EventBus() as bus:
-        for event in (Undecorated(), Unslotted()):
-            name = type(event).__name__
-            with pytest.raises(TypeError, match=rf"{name} must be declared with @dataclass\(frozen=True, slots=True\)"):
-                await bus.publish(event)
+        bus.subscribe(Unslotted, inline.append)
+        bus.subscribe(Unslotted, take, mode="queued")
+        await bus.publish(Unslotted(1))
+        bus.publish_nowait(Unslotted(2))
+    assert inline == queued == [Unslotted(1), Unslotted(2)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inline[0].n = 3  # type: ignore[attr-defined]
 
 
 def test_negative_drain_timeout() -> None:

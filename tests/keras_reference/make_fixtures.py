@@ -517,6 +517,346 @@ def write_lifecycle(out_dir):
     (out_dir / "lifecycle.json").write_text(json.dumps(doc, indent=1) + "\n")
 
 
+# ---------------------------------------------------------------- layer, optimizer and schedule cases
+# Each layer and optimizer is given as {"class_name", "config"} with Keras's own argument names, which the
+# engine shares, so the parity test builds the same model from the same entry. A learning rate may be a
+# schedule, given the same way. Written to models.json and models/<case>.npz.
+
+
+def layer(class_name, **config):
+    return {"class_name": class_name, "config": config}
+
+
+def schedule(class_name, **config):
+    return {"class_name": class_name, "config": config}
+
+
+def model_case(name, input_shape, layers, optimizer, loss, metrics, target, classes=3, input_dtype="float32",
+               batch_size=16, epochs=3, n_train=48, n_eval=20, vocabulary=None):
+    return {
+        "name": name, "input_shape": list(input_shape), "input_dtype": input_dtype, "vocabulary": vocabulary,
+        "layers": layers, "optimizer": optimizer, "loss": loss, "metrics": metrics, "target": target,
+        "classes": classes, "batch_size": batch_size, "epochs": epochs, "n_train": n_train, "n_eval": n_eval,
+    }
+
+
+def metric(class_name, **config):
+    return {"class_name": class_name, "config": config}
+
+
+def small_dense(units_out, activation="linear"):
+    return [layer("Dense", units=8, activation="tanh"), layer("Dense", units=units_out, activation=activation)]
+
+
+MODEL_CASES = [
+    model_case("conv2d_maxpool_classifier", (8, 8, 1), [
+        layer("Conv2D", filters=4, kernel_size=3, activation="relu"),
+        layer("MaxPooling2D", pool_size=2),
+        layer("Conv2D", filters=5, kernel_size=(2, 3), activation="relu", kernel_regularizer={"l2": 0.01}),
+        layer("Flatten"),
+        layer("Dropout", rate=0.0),
+        layer("Dense", units=3, activation="softmax"),
+    ], opt("Adam", learning_rate=0.01), "sparse_categorical_crossentropy", ["accuracy"], "sparse"),
+    model_case("conv2d_strided_same_avgpool_gap", (9, 9, 2), [
+        layer("Conv2D", filters=4, kernel_size=3, strides=2, padding="same", activation="tanh"),
+        layer("AveragePooling2D", pool_size=2, strides=1),
+        layer("Conv2D", filters=3, kernel_size=3, padding="same", dilation_rate=2, use_bias=False),
+        layer("AveragePooling2D", pool_size=2, padding="same"),
+        layer("GlobalAveragePooling2D"),
+        layer("Dense", units=3),
+    ], opt("SGD", learning_rate=0.1, momentum=0.9),
+        loss_obj("CategoricalCrossentropy", from_logits=True), ["categorical_accuracy"], "onehot"),
+    model_case("conv2d_same_pools_gmp", (7, 6, 3), [
+        layer("Conv2D", filters=4, kernel_size=(3, 2), strides=(2, 1), padding="same", activation="relu",
+              bias_initializer="ones"),
+        layer("MaxPooling2D", pool_size=(2, 2), strides=(1, 2), padding="same"),
+        layer("AveragePooling2D", pool_size=(3, 1), padding="valid", strides=1),
+        layer("GlobalMaxPooling2D"),
+        layer("Dense", units=1, activation="sigmoid"),
+    ], opt("RMSprop", learning_rate=0.01), "binary_crossentropy", ["accuracy"], "binary"),
+    model_case("batchnorm_dense", (6,), [
+        layer("Dense", units=8),
+        layer("BatchNormalization"),
+        layer("Activation", activation="relu"),
+        layer("Dense", units=8, activation="tanh"),
+        layer("BatchNormalization", momentum=0.8, epsilon=0.01, center=False),
+        layer("Dense", units=4),
+        layer("BatchNormalization", scale=False, momentum=0.5),
+        layer("Dense", units=1, activation="sigmoid"),
+    ], opt("SGD", learning_rate=0.1, momentum=0.9), "binary_crossentropy", ["accuracy"], "binary"),
+    model_case("batchnorm_conv", (6, 6, 2), [
+        layer("Conv2D", filters=4, kernel_size=3, use_bias=False),
+        layer("BatchNormalization", momentum=0.9),
+        layer("Activation", activation="relu"),
+        layer("GlobalAveragePooling2D"),
+        layer("Dense", units=3, activation="softmax"),
+    ], opt("Adam", learning_rate=0.01), "sparse_categorical_crossentropy", ["accuracy"], "sparse"),
+    model_case("embedding_gap1d", (7,), [
+        layer("Embedding", input_dim=20, output_dim=4),
+        layer("GlobalAveragePooling1D"),
+        layer("Dense", units=3, activation="softmax"),
+    ], opt("Adam", learning_rate=0.02), "sparse_categorical_crossentropy", ["accuracy"], "sparse",
+        input_dtype="int64", vocabulary=20),
+    model_case("embedding_flatten_regularized", (5,), [
+        layer("Embedding", input_dim=12, output_dim=3, embeddings_regularizer={"l2": 0.01}),
+        layer("Flatten"),
+        layer("Dense", units=2),
+    ], opt("SGD", learning_rate=0.1), "mse", ["mae"], "regression", classes=2, input_dtype="int64",
+        vocabulary=12),
+    model_case("layernorm_dense", (6,), [
+        layer("Dense", units=8),
+        layer("LayerNormalization"),
+        layer("Activation", activation="gelu"),
+        layer("Dense", units=8),
+        layer("LayerNormalization", epsilon=0.1, center=False),
+        layer("Dense", units=2),
+    ], opt("RMSprop", learning_rate=0.01), "mse", ["mae"], "regression", classes=2),
+    model_case("reshape_layernorm_conv1d", (12,), [
+        layer("Reshape", target_shape=(4, 3)),
+        layer("LayerNormalization", scale=False),
+        layer("Conv1D", filters=3, kernel_size=2, activation="elu"),
+        layer("Reshape", target_shape=(-1,)),
+        layer("Dense", units=3, activation="softmax"),
+    ], opt("Adam", learning_rate=0.01), "categorical_crossentropy", ["accuracy"], "onehot"),
+    model_case("conv1d_globalmaxpool", (12, 3), [
+        layer("Conv1D", filters=4, kernel_size=3, padding="same", activation="relu"),
+        layer("MaxPooling1D", pool_size=2),
+        layer("Conv1D", filters=5, kernel_size=2, strides=2, dilation_rate=1),
+        layer("GlobalMaxPooling1D"),
+        layer("Dense", units=3, activation="softmax"),
+    ], opt("Adam", learning_rate=0.01), "sparse_categorical_crossentropy", ["accuracy"], "sparse"),
+    model_case("conv1d_dilated_avgpool_gap", (13, 2), [
+        layer("Conv1D", filters=3, kernel_size=3, dilation_rate=2, padding="same", activation="tanh"),
+        layer("AveragePooling1D", pool_size=3, strides=2, padding="same"),
+        layer("Conv1D", filters=4, kernel_size=3, strides=2, padding="same", use_bias=False),
+        layer("GlobalAveragePooling1D"),
+        layer("Dense", units=2),
+    ], opt("SGD", learning_rate=0.05), "mse", ["mae"], "regression", classes=2),
+    # the new optimizers
+    model_case("nadam_dense", (5,), small_dense(3, "softmax"), opt("Nadam", learning_rate=0.01),
+               "sparse_categorical_crossentropy", ["accuracy"], "sparse"),
+    model_case("adamax_dense", (5,), small_dense(2), opt("Adamax", learning_rate=0.02), "mse", ["mae"],
+               "regression", classes=2),
+    model_case("lion_dense", (5,), small_dense(1, "sigmoid"), opt("Lion", learning_rate=0.003),
+               "binary_crossentropy", ["accuracy"], "binary"),
+    model_case("nadam_conv", (6, 6, 1), [
+        layer("Conv2D", filters=3, kernel_size=3, activation="relu"),
+        layer("Flatten"),
+        layer("Dense", units=3, activation="softmax"),
+    ], opt("Nadam", learning_rate=0.01, beta_1=0.8), "sparse_categorical_crossentropy", ["accuracy"], "sparse"),
+    # learning-rate schedules (48 samples, batch 16: 3 steps an epoch, 9 steps in all)
+    model_case("schedule_exponential", (5,), small_dense(2),
+               opt("SGD", learning_rate=schedule("ExponentialDecay", initial_learning_rate=0.1, decay_steps=3,
+                                                 decay_rate=0.5)), "mse", ["mae"], "regression", classes=2),
+    model_case("schedule_exponential_staircase", (5,), small_dense(2),
+               opt("Adam", learning_rate=schedule("ExponentialDecay", initial_learning_rate=0.02, decay_steps=2,
+                                                  decay_rate=0.7, staircase=True)),
+               "mse", ["mae"], "regression", classes=2),
+    model_case("schedule_piecewise", (5,), small_dense(2),
+               opt("SGD", learning_rate=schedule("PiecewiseConstantDecay", boundaries=[2, 5],
+                                                 values=[0.2, 0.05, 0.01]), momentum=0.5),
+               "mse", ["mae"], "regression", classes=2),
+    model_case("schedule_cosine_warmup", (5,), small_dense(3, "softmax"),
+               opt("Adam", learning_rate=schedule("CosineDecay", initial_learning_rate=0.0, decay_steps=6,
+                                                  alpha=0.1, warmup_target=0.05, warmup_steps=3)),
+               "sparse_categorical_crossentropy", ["accuracy"], "sparse"),
+    model_case("schedule_cosine", (5,), small_dense(2),
+               opt("SGD", learning_rate=schedule("CosineDecay", initial_learning_rate=0.1, decay_steps=5)),
+               "mse", ["mae"], "regression", classes=2),
+    model_case("schedule_inverse_time", (5,), small_dense(2),
+               opt("RMSprop", learning_rate=schedule("InverseTimeDecay", initial_learning_rate=0.02, decay_steps=2,
+                                                     decay_rate=0.5)), "mse", ["mae"], "regression", classes=2),
+    # the new metrics, by Keras's string names and as objects
+    model_case("metrics_binary_by_name", (5,), small_dense(1, "sigmoid"), opt("Adam", learning_rate=0.01),
+               "binary_crossentropy", ["auc", "precision", "recall"], "binary"),
+    model_case("metrics_binary_objects", (5,), small_dense(1, "sigmoid"), opt("Adam", learning_rate=0.01),
+               "binary_crossentropy",
+               [metric("AUC", curve="PR", num_thresholds=50, name="pr_auc"),
+                metric("Precision", thresholds=0.3, name="precision_at_0.3"),
+                metric("Recall", thresholds=0.6, name="recall_at_0.6"),
+                metric("F1Score", average="micro", threshold=0.5, name="f1")], "binary"),
+    model_case("metrics_categorical", (5,), small_dense(6, "softmax"), opt("Adam", learning_rate=0.01),
+               "categorical_crossentropy",
+               ["top_k_categorical_accuracy", metric("TopKCategoricalAccuracy", k=2, name="top2"),
+                metric("F1Score", average="macro", name="macro_f1"),
+                metric("AUC", multi_label=True, num_labels=6, name="multi_auc")],
+               "onehot", classes=6),
+    model_case("metrics_regression", (5,), small_dense(2), opt("SGD", learning_rate=0.05), "mse",
+               ["root_mean_squared_error", metric("RootMeanSquaredError", name="rmse")], "regression", classes=2),
+]
+
+
+def keras_object(module, spec):
+    config = {}
+    for key, value in spec["config"].items():
+        if isinstance(value, dict) and "class_name" in value:
+            value = keras_object(keras.optimizers.schedules, value)
+        elif key.endswith("_regularizer") and value is not None:
+            value = keras.regularizers.L1L2(**value)
+        elif isinstance(value, list) and key in ("target_shape", "kernel_size", "strides", "pool_size"):
+            value = tuple(value)
+        config[key] = value
+    return getattr(module, spec["class_name"])(**config)
+
+
+def make_model_data(spec, rng):
+    shape = tuple(spec["input_shape"])
+    k, target = spec["classes"], spec["target"]
+    features = int(np.prod(shape))
+    w = rng.normal(size=(features if spec["vocabulary"] is None else spec["vocabulary"], max(k, 3)))
+
+    def draw(n):
+        if spec["vocabulary"] is None:
+            x = rng.normal(size=(n, *shape)).astype(np.float32)
+            z = x.reshape(n, -1) @ w
+        else:
+            x = rng.integers(0, spec["vocabulary"], size=(n, *shape)).astype(np.int64)
+            z = w[x].sum(axis=1)
+        z = (z + 0.3 * rng.normal(size=z.shape)).astype(np.float32)
+        z -= z.mean(axis=0)
+        if target == "regression":
+            y = np.tanh(z[:, :k]).astype(np.float32)
+        elif target == "binary":
+            y = (z[:, :1] > 0).astype(np.float32)
+        elif target == "onehot":
+            y = np.eye(k, dtype=np.float32)[z[:, :k].argmax(axis=1)]
+        else:
+            y = z[:, :k].argmax(axis=1).astype(np.int32)
+        return x, y
+
+    data = {}
+    data["x"], data["y"] = draw(spec["n_train"])
+    data["x_eval"], data["y_eval"] = draw(spec["n_eval"])
+    return data
+
+
+def compile_metrics(spec):
+    return [m if isinstance(m, str) else keras_object(keras.metrics, m) for m in spec["metrics"]]
+
+
+def run_model_case(spec):
+    seed = zlib.crc32(spec["name"].encode()) % (2**31)
+    keras.utils.set_random_seed(seed)
+    data = make_model_data(spec, np.random.default_rng(seed))
+    model = keras.Sequential([keras.Input(shape=tuple(spec["input_shape"]), dtype=spec["input_dtype"])]
+                             + [keras_object(keras.layers, cfg) for cfg in spec["layers"]])
+    loss = spec["loss"] if isinstance(spec["loss"], str) else keras_object(keras.losses, spec["loss"])
+    model.compile(optimizer=keras_object(keras.optimizers, spec["optimizer"]), loss=loss,
+                  metrics=compile_metrics(spec))
+    arrays = dict(data)
+    arrays.update({f"init_{i}": w for i, w in enumerate(model.get_weights())})
+    history = model.fit(data["x"], data["y"], batch_size=spec["batch_size"], epochs=spec["epochs"],
+                        shuffle=False, verbose=0)
+    arrays.update({f"final_{i}": w for i, w in enumerate(model.get_weights())})
+    for key, values in history.history.items():
+        arrays[f"history__{key}"] = np.asarray(values, dtype=np.float64)
+    scores = model.evaluate(data["x_eval"], data["y_eval"], batch_size=spec["batch_size"], return_dict=True,
+                            verbose=0)
+    arrays.update({f"evaluate__{k}": np.asarray(v, dtype=np.float64) for k, v in scores.items()})
+    arrays["predict"] = model.predict(data["x_eval"], batch_size=spec["batch_size"], verbose=0)
+    summary = []
+    for item in model.layers:
+        summary.append([item.name, type(item).__name__, list(item.output.shape), item.count_params(),
+                        len(item.trainable_weights), len(item.non_trainable_weights)])
+    entry = dict(spec, history_keys=list(history.history), evaluate_keys=list(scores), seed=seed,
+                 summary=summary, weights=len(model.get_weights()))
+    return entry, arrays
+
+
+METRIC_CASES = [
+    ("binary", metric("AUC")), ("binary", metric("AUC", curve="PR")),
+    ("binary", metric("AUC", num_thresholds=20, summation_method="minoring")),
+    ("binary", metric("AUC", num_thresholds=30, summation_method="majoring")),
+    ("logits", metric("AUC", from_logits=True)),
+    ("multilabel", metric("AUC", multi_label=True)), ("multilabel", metric("AUC", multi_label=False)),
+    ("binary", metric("Precision")), ("binary", metric("Precision", thresholds=0.3)),
+    ("binary", metric("Recall")), ("binary", metric("Recall", thresholds=0.7)),
+    ("multilabel", metric("Precision")), ("multilabel", metric("Recall", thresholds=0.4)),
+    ("regression", metric("RootMeanSquaredError")),
+    ("multilabel", metric("F1Score")), ("multilabel", metric("F1Score", average="micro")),
+    ("multilabel", metric("F1Score", average="macro", threshold=0.5)),
+    ("multilabel", metric("F1Score", average="weighted", threshold=0.4)),
+    ("onehot", metric("F1Score", average="macro")),
+    ("onehot", metric("TopKCategoricalAccuracy")), ("onehot", metric("TopKCategoricalAccuracy", k=2)),
+]
+
+
+def metric_batches(kind, rng):
+    batches = []
+    for n in (7, 9, 5):
+        if kind == "regression":
+            y, p = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+        elif kind in ("binary", "logits"):
+            y = (rng.uniform(size=(n, 1)) > 0.5).astype(np.float32)
+            p = rng.normal(size=(n, 1)) if kind == "logits" else rng.uniform(size=(n, 1))
+            p = p * 0.5 + 0.25 * (kind == "binary") + 0.5 * y * (0.5 if kind == "binary" else 2)
+        elif kind == "multilabel":
+            y = (rng.uniform(size=(n, 4)) > 0.5).astype(np.float32)
+            p = np.clip(rng.uniform(size=(n, 4)) * 0.7 + 0.3 * y, 0, 1)
+        else:
+            y = np.eye(6, dtype=np.float32)[rng.integers(0, 6, n)]
+            p = rng.uniform(size=(n, 6)) + y * rng.uniform(size=(n, 1))
+            p = p / p.sum(axis=1, keepdims=True)
+        w = rng.uniform(0.2, 2.0, size=n)
+        batches.append((y.astype(np.float32), p.astype(np.float32), w.astype(np.float32)))
+    return batches
+
+
+def write_metric_cases(out_dir):
+    entries, arrays = [], {}
+    for index, (kind, spec) in enumerate(METRIC_CASES):
+        batches = metric_batches(kind, np.random.default_rng(index))
+        for weighted in (False, True):
+            m = keras_object(keras.metrics, spec)
+            results = []
+            for b, (y, p, w) in enumerate(batches):
+                m.update_state(y, p, sample_weight=w if weighted else None)
+                results.append(np.asarray(m.result(), dtype=np.float64))
+                arrays[f"{index}__y_{b}"], arrays[f"{index}__p_{b}"], arrays[f"{index}__w_{b}"] = y, p, w
+            arrays[f"{index}__{'weighted' if weighted else 'plain'}"] = np.stack(results)
+        entries.append({"index": index, "kind": kind, **spec, "name": m.name, "batches": len(batches)})
+    np.savez(out_dir / "metrics.npz", **arrays)
+    (out_dir / "metrics.json").write_text(json.dumps({"keras_version": keras.__version__, "cases": entries},
+                                                     indent=1) + "\n")
+
+
+SCHEDULE_CASES = [
+    schedule("ExponentialDecay", initial_learning_rate=0.1, decay_steps=3, decay_rate=0.5),
+    schedule("ExponentialDecay", initial_learning_rate=0.1, decay_steps=4, decay_rate=0.9, staircase=True),
+    schedule("PiecewiseConstantDecay", boundaries=[2, 5], values=[0.2, 0.05, 0.01]),
+    schedule("PiecewiseConstantDecay", boundaries=[3], values=[1.0, 0.5]),
+    schedule("CosineDecay", initial_learning_rate=0.1, decay_steps=10),
+    schedule("CosineDecay", initial_learning_rate=0.1, decay_steps=10, alpha=0.2),
+    schedule("CosineDecay", initial_learning_rate=0.0, decay_steps=8, warmup_target=0.05, warmup_steps=4),
+    schedule("CosineDecay", initial_learning_rate=0.01, decay_steps=6, alpha=0.1, warmup_target=0.1,
+             warmup_steps=3),
+    schedule("InverseTimeDecay", initial_learning_rate=0.1, decay_steps=2, decay_rate=0.5),
+    schedule("InverseTimeDecay", initial_learning_rate=0.1, decay_steps=3, decay_rate=1.5, staircase=True),
+]
+
+
+def write_schedule_cases(out_dir):
+    entries = []
+    for spec in SCHEDULE_CASES:
+        s = keras_object(keras.optimizers.schedules, spec)
+        values = [float(keras.ops.convert_to_numpy(s(step))) for step in range(20)]
+        entries.append({**spec, "values": values})
+    (out_dir / "schedules.json").write_text(json.dumps({"keras_version": keras.__version__, "cases": entries},
+                                                       indent=1) + "\n")
+
+
+def write_model_cases(out_dir):
+    (out_dir / "models").mkdir(exist_ok=True)
+    entries = []
+    for spec in MODEL_CASES:
+        entry, arrays = run_model_case(spec)
+        np.savez(out_dir / "models" / f"{spec['name']}.npz", **arrays)
+        entries.append(entry)
+        print(f"{spec['name']}: history {entry['history_keys']}", file=sys.stderr)
+    manifest = {"keras_version": keras.__version__, "backend": keras.backend.backend(), "cases": entries}
+    (out_dir / "models.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -524,12 +864,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--scenario", help="run one lifecycle scenario, print JSON (internal)")
+    parser.add_argument("--part", choices=["all", "dense", "lifecycle", "models", "metrics", "schedules"],
+                        default="all", help="write only these fixtures")
     args = parser.parse_args()
     if args.scenario:
         print(json.dumps(run_scenario(args.scenario)))
         return
-    write_cases(args.out)
-    write_lifecycle(args.out)
+    parts = {"dense": write_cases, "lifecycle": write_lifecycle, "models": write_model_cases,
+             "metrics": write_metric_cases, "schedules": write_schedule_cases}
+    for name, write in parts.items():
+        if args.part in ("all", name):
+            write(args.out)
 
 
 if __name__ == "__main__":

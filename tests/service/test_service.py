@@ -83,7 +83,7 @@ async def test_a_cancelled_job_stops_and_a_resumed_one_goes_on_from_its_last_epo
     assert (await job(client, job_id))["epoch"] == stopped_at  # nothing trained after the cancel
 
     resumed = await client.post(f"/jobs/{job_id}/resume")
-    assert resumed.status_code == 202 and resumed.json()["status"] == "queued"
+    assert resumed.status_code == 202 and resumed.json()["status"] in ("queued", "running")
     await first_epochs(client, job_id, 1, attempt=2)  # the history's epochs are the first run's: not those
     await client.delete(f"/jobs/{job_id}")
     records = await events_of(client, job_id)

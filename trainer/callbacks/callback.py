@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import copy
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from eventbus import DEFAULT_MAXSIZE, Overflow, noop_hook
+from eventbus.handlers import is_async_handler, is_noop_hook
 
 if TYPE_CHECKING:
     from trainer.model import Sequential
 
-__all__ = ["HOOKS", "Callback", "Delivery"]
+__all__ = ["ALIASES", "HOOKS", "Callback", "Delivery"]
 
-Delivery = Literal["auto", "inline", "queued"]
+Delivery = Literal["auto", "inline", "queued", "thread"]
 
 HOOKS: tuple[str, ...] = (
     "on_epoch_begin",
@@ -34,6 +35,10 @@ HOOKS: tuple[str, ...] = (
 )
 """The 14 hook methods, in the order of Keras's documentation."""
 
+ALIASES: Mapping[str, str] = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
+"""Keras's backwards-compatible names: ``on_batch_begin``/``on_batch_end`` are called by the default
+``on_train_batch_begin``/``on_train_batch_end``, so overriding either hears the training batches."""
+
 
 class Callback:
     """Hooks into ``fit``, ``evaluate`` and ``predict``: override the ``on_*`` methods you need.
@@ -45,6 +50,9 @@ class Callback:
       ``async def`` (runs concurrently with training, in order, on a read-only copy of ``logs``).
     * ``delivery = "inline"`` or ``"queued"`` chooses explicitly; a queued callback's queue holds
       ``queue_size`` events and ``queue_overflow`` says what happens when it is full.
+    * ``delivery = "thread"``: inline, its ``def`` hooks called in the compute thread itself, where
+      the event happens, as Keras calls callbacks: nearly free. For hooks that touch nothing of the
+      event loop's (no anyio or asyncio objects, no ``publish_nowait``); see the README.
 
     An inline hook may return a mapping, which is merged into ``logs`` for the callbacks after it.
     Hooks you do not override cost nothing: they are never subscribed.
@@ -70,6 +78,14 @@ class Callback:
             # Here rather than in __init__, so a factory class's own __init__ need not call super().
             instance.private = _fresh_private(cls._private_template, instance)
         return instance
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for alias, hook in ALIASES.items():
+            # Only where the alias is overridden and its hook is not: the batches of a callback that
+            # overrides neither never reach the event loop.
+            if not is_noop_hook(getattr(cls, alias)) and is_noop_hook(getattr(cls, hook)):
+                setattr(cls, hook, alias_forwarder(alias, getattr(cls, alias)))
 
     def __init__(self) -> None:
         self._model: Sequential | None = None
@@ -108,11 +124,22 @@ class Callback:
 
     @noop_hook
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
-        """A training batch starts."""
+        """A training batch starts. By default, calls :meth:`on_batch_begin`, as Keras."""
+        return self.on_batch_begin(batch, logs)
 
     @noop_hook
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
-        """A training batch ends: ``logs`` are running means since the epoch began."""
+        """A training batch ends: ``logs`` are running means since the epoch began. By default,
+        calls :meth:`on_batch_end`, as Keras."""
+        return self.on_batch_end(batch, logs)
+
+    @noop_hook
+    def on_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        """Keras's older name for :meth:`on_train_batch_begin`, which calls it unless overridden."""
+
+    @noop_hook
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        """Keras's older name for :meth:`on_train_batch_end`, which calls it unless overridden."""
 
     @noop_hook
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> Any:
@@ -145,6 +172,22 @@ class Callback:
     @noop_hook
     def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> Any:
         """A prediction batch ends: ``logs["outputs"]`` holds its outputs."""
+
+
+def alias_forwarder(alias: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """A hook that calls the ``alias`` method (``on_batch_end`` for ``on_train_batch_end``), looked up
+    on the instance at each call; ``async def`` if that is, so the callback's delivery is unchanged."""
+    if is_async_handler(method):
+
+        async def forward_async(self: Any, batch: int, logs: dict[str, Any] | None = None) -> Any:
+            return await getattr(self, alias)(batch, logs)
+
+        return forward_async
+
+    def forward(self: Any, batch: int, logs: dict[str, Any] | None = None) -> Any:
+        return getattr(self, alias)(batch, logs)
+
+    return forward
 
 
 def _fresh_private(template: Mapping[str, Any], instance: Callback) -> types.SimpleNamespace:

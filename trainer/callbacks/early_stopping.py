@@ -19,7 +19,8 @@ class EarlyStopping(MonitorCallback):
     At each epoch end from ``start_from_epoch`` on, a value better than the best so far (by more
     than ``min_delta``) resets the wait, unless a ``baseline`` is given and not beaten; otherwise,
     once the wait reaches ``patience`` (and never at epoch 0), it sets ``model.stop_training`` and
-    records ``stopped_epoch``. With ``restore_best_weights``, ``on_train_end`` puts back the weights of
+    records ``stopped_epoch``. With ``mode="auto"``, a ``monitor`` whose direction cannot be told
+    (neither a loss nor a known metric of the model) raises ``ValueError`` at the first epoch end, as Keras. With ``restore_best_weights``, ``on_train_end`` puts back the weights of
     the best epoch (of the first monitored epoch if none improved), even if another callback stopped.
 
     Inline (all hooks are ``def``): the stop takes effect before the next epoch begins.
@@ -73,6 +74,9 @@ class EarlyStopping(MonitorCallback):
         self.best_weights = None if weights is None else [np.array(w) for w in weights]
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # As Keras: a direction that mode="auto" cannot tell is an error at the first epoch end,
+        # even if the monitored value is missing (else it would warn every epoch and never stop).
+        self._direction()
         current = self.monitored_value(logs)
         if current is None or epoch < self.start_from_epoch:
             return

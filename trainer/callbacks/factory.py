@@ -5,7 +5,6 @@ The Python twin of the R keras3 ``Callback()`` factory.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import keyword
 import sys
@@ -13,10 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .callback import HOOKS, Callback
+from .hook_names import HOOK_NAMES, check_member_name
 
 __all__ = ["make_callback_class"]
 
-_INDEXED = {hook for hook in HOOKS if hook.startswith("on_epoch") or "_batch_" in hook}
+_INDEXED = {hook for hook in HOOK_NAMES if hook.startswith("on_epoch") or "_batch_" in hook}
 
 
 def make_callback_class(
@@ -43,7 +43,8 @@ def make_callback_class(
 ) -> type[Callback]:
     """Make a :class:`Callback` subclass named ``classname``.
 
-    Hooks (``on_epoch_end=fn``, ...) are functions taking ``self`` first, ``def`` or ``async def``.
+    Hooks (``on_epoch_end=fn``, ...) are functions taking ``self`` first, ``def`` or ``async def``;
+    ``on_batch_begin``/``on_batch_end``, Keras's older names, hear the training batches.
     ``public`` and further keyword arguments add methods and attributes; an ``__init__`` among them
     defines the constructor's parameters. ``private`` members are copied afresh into each instance
     as ``self.private`` (functions there are bound to the instance); the engine never sees them.
@@ -52,7 +53,7 @@ def make_callback_class(
     ``Base.on_epoch_end(self, epoch, logs)``.
 
     Raises :class:`ValueError` or :class:`TypeError`, before making anything, for a class name that is
-    not an identifier, a misspelt hook (naming the nearest), a hook that cannot take Keras's
+    not an identifier, a misspelt hook (``on_epoch_ends``, ``onEpochEnd``, ``epoch_end``: naming the nearest), a hook that cannot take Keras's
     arguments, a base that is not a Callback class, or members given twice.
     """
     hooks = {name: fn for name, fn in locals().items() if name in HOOKS and fn is not None}
@@ -106,11 +107,8 @@ def _merge_members(public: object, members: Mapping[str, Any], hooks: Mapping[st
 
 
 def _check_member(name: str, value: Any) -> None:
-    if name.startswith("on_") and name not in HOOKS:
-        close = difflib.get_close_matches(name, HOOKS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; the hooks are {', '.join(HOOKS)}"
-        raise ValueError(f"{name!r} is not a callback hook{hint}")
-    if name in HOOKS:
+    check_member_name("Callback()", name)
+    if name in HOOK_NAMES:
         _check_hook(name, value)
 
 

@@ -17,7 +17,10 @@ class History(Callback):
 
     ``history.history`` maps each log key to its per-epoch values; ``history.epoch`` lists the
     epoch indices; ``history.params`` holds fit's parameters. It is also set as ``model.history``.
+    It runs in the compute thread (``delivery = "thread"``), as in Keras.
     """
+
+    delivery = "thread"
 
     def __init__(self) -> None:
         super().__init__()

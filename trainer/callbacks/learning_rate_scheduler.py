@@ -21,8 +21,10 @@ class LearningRateScheduler(Callback):
     and returns the new rate: a finite, non-negative number, else ``ValueError`` names the epoch and
     what it returned. Each epoch's logs get ``learning_rate``, as in Keras.
 
-    Inline (all hooks are ``def``): the rate is set before the epoch's first step.
+    Inline, in the compute thread (``delivery = "thread"``): the rate is set before the epoch's first step.
     """
+
+    delivery = "thread"
 
     def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
         super().__init__()

@@ -12,19 +12,19 @@ from .subscriber import current_event
 __all__ = ["ProgbarLogger"]
 
 _BAR_WIDTH = 20
+_BATCH_HOOKS = ("on_train_batch_end", "on_test_batch_end", "on_predict_batch_end")
 
 
 class ProgbarLogger(Callback):
     """Prints progress as Keras does: ``verbose=1`` a live bar per epoch, ``verbose=2`` a line per epoch.
 
-    It is queued: writing to a slow terminal runs beside training, which waits only if more than
-    ``queue_size`` events pile up, and it loses nothing: every epoch line is printed, in order.
-    Like Keras's progress bar, it redraws the bar at most every ``interval`` seconds, so when it
-    falls behind it skips stale batch updates cheaply and catches up. Times shown are those of the
-    events (when they happened), not of the drawing, which may come later.
+    Like Keras's, it runs in the compute thread (``delivery = "thread"``) and redraws the bar at
+    most every ``interval`` seconds: a batch costs it a clock reading, and training never waits for
+    the event loop on its account. At ``verbose=2`` it does not listen to batch events at all. Times
+    shown are those of the events (when they happened), not of the drawing.
     """
 
-    delivery = "queued"
+    delivery = "thread"
 
     def __init__(self, stream: TextIO | None = None, interval: float = 0.05) -> None:
         super().__init__()
@@ -33,10 +33,23 @@ class ProgbarLogger(Callback):
         self._fitting = False
         self._started = 0.0
         self._drawn = 0.0
+        self._seen = 0  # batches done in this epoch (or evaluation), for an epoch of unknown length
+        self._verbose = 1
 
     @property
     def verbose(self) -> int:
-        return int(self.params.get("verbose", 1))
+        return self._verbose
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        super().set_params(params)
+        self._verbose = int(params.get("verbose", 1))
+        # Only the live bar (verbose=1) draws batches. A hook set to the base class's no-op is never
+        # subscribed, so at verbose=2 batch events cost nothing, or are not even made.
+        for hook in _BATCH_HOOKS:
+            if self.verbose == 1:
+                self.__dict__.pop(hook, None)
+            elif getattr(type(self), hook) is getattr(ProgbarLogger, hook):  # a subclass's own hook stays
+                setattr(self, hook, getattr(super(), hook))
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._fitting = True
@@ -49,6 +62,7 @@ class ProgbarLogger(Callback):
         self._started = _happened()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._seen = batch + 1
         if self.verbose == 1:
             self._render(batch + 1, logs or {}, final=False)
 
@@ -60,6 +74,8 @@ class ProgbarLogger(Callback):
             self._started = _happened()
 
     def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._fitting:
+            self._seen = batch + 1
         if not self._fitting and self.verbose == 1:
             self._render(batch + 1, logs or {}, final=False)
 
@@ -71,6 +87,7 @@ class ProgbarLogger(Callback):
         self._started = _happened()
 
     def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._seen = batch + 1
         if self.verbose == 1:
             self._render(batch + 1, {}, final=False)
 
@@ -83,12 +100,18 @@ class ProgbarLogger(Callback):
             return
         self._drawn = now
         steps = self.params["steps"]
+        if steps is None:  # not known before the data ran out (a generator): Keras's "Unknown", then the count
+            done = self._seen if final else done
+            steps = done if final else None
         elapsed = _happened() - self._started
         per_step = _per_step(elapsed / max(done, 1))
         metrics = "".join(f" - {key}: {_number(value)}" for key, value in logs.items())
         if self.verbose == 2:
             if final:
                 self._write(f"{steps}/{steps} - {elapsed:.0f}s - {per_step}{metrics}\n")
+            return
+        if steps is None:
+            self._write(f"\r{done}/Unknown {elapsed:.0f}s {per_step}{metrics}")
             return
         filled = _BAR_WIDTH * done // max(steps, 1)
         bar = "━" * filled + " " * (_BAR_WIDTH - filled)

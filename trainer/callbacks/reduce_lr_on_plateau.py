@@ -22,9 +22,11 @@ class ReduceLROnPlateau(MonitorCallback):
     After a reduction it waits ``cooldown`` epochs, counting no epoch without improvement, before it
     resumes. Each epoch's logs get ``learning_rate`` (the rate that epoch trained with), as in Keras.
 
-    Inline (all hooks are ``def``): the new rate applies from the next epoch's first step.
+    Inline, in the compute thread (``delivery = "thread"``): the new rate applies from the next epoch's first step.
     State for ``BackupAndRestore`` (the rate itself is the optimizer's): :meth:`get_state` / :meth:`set_state`.
     """
+
+    delivery = "thread"
 
     def __init__(
         self,

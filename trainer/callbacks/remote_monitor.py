@@ -84,7 +84,7 @@ class RemoteMonitor(Callback):
             return
         self._warned.add(kind)
         warnings.warn(
-            f"RemoteMonitor: could not reach the root server at {self.root} ({self.root + self.path} {what}); "
+            f"RemoteMonitor: Could not reach RemoteMonitor root server at {self.root} ({self.root + self.path} {what}); "
             "training goes on",
             RuntimeWarning,
             stacklevel=2,

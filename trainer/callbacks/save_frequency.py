@@ -18,7 +18,11 @@ class SaveFrequency:
 
     def __init__(self, save_freq: object, owner: str) -> None:
         if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1):
-            raise ValueError(f"{owner}: save_freq must be 'epoch' or a positive integer (batches); got {save_freq!r}")
+            # Keras's words ("Unrecognized save_freq", "Invalid value") too, so code matching them still does.
+            raise ValueError(
+                f"{owner}: Unrecognized save_freq {save_freq!r} (Invalid value): "
+                "save_freq must be 'epoch' or a positive integer (batches)"
+            )
         self.per_epoch = save_freq == "epoch"
         self._every = 0 if self.per_epoch else int(save_freq)
         self._since_save = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from eventbus import Subscription
@@ -14,7 +14,7 @@ from trainer.events import LIFECYCLE_EVENTS, LifecycleEvent
 from .callback import HOOKS, Callback
 from .lanes import Defer, Lanes, close_unstarted
 
-__all__ = ["current_event", "delivery_of", "subscribe_callback"]
+__all__ = ["current_event", "delivery_of", "overridden_hooks", "subscribe_callback", "thread_calls"]
 
 _handling: contextvars.ContextVar[LifecycleEvent | None] = contextvars.ContextVar("trainer_hook_event", default=None)
 
@@ -35,30 +35,53 @@ def overridden_hooks(callback: Callback) -> dict[str, Callable[..., Any]]:
 
 
 def delivery_of(callback: Callback) -> str:
-    """``"inline"`` or ``"queued"``: the callback's own choice, else queued if any hook is ``async def``."""
+    """``"inline"``, ``"queued"`` or ``"thread"``: the callback's own choice, else queued if any hook is
+    ``async def``, inline otherwise. ``"thread"`` is refused for a callback with an ``async def`` hook."""
     delivery = callback.delivery
+    hooks = overridden_hooks(callback)
     if delivery == "auto":
-        hooks = overridden_hooks(callback).values()
-        return "queued" if any(is_async_handler(method) for method in hooks) else "inline"
-    if delivery not in ("inline", "queued"):
+        return "queued" if any(is_async_handler(method) for method in hooks.values()) else "inline"
+    if delivery not in ("inline", "queued", "thread"):
         raise ValueError(
-            f"{type(callback).__name__}.delivery must be 'auto', 'inline' or 'queued'; got {delivery!r}"
+            f"{type(callback).__name__}.delivery must be 'auto', 'inline', 'queued' or 'thread'; got {delivery!r}"
         )
+    if delivery == "thread":
+        coroutines = [hook for hook, method in hooks.items() if is_async_handler(method)]
+        if coroutines:
+            raise TypeError(
+                f"{type(callback).__name__}.delivery is 'thread', which calls hooks in the compute thread, "
+                f"but {', '.join(coroutines)} is async def; make it def, or choose 'inline' or 'queued'"
+            )
     return delivery
 
 
-def subscribe_callback(callback: Callback, lanes: Lanes) -> Subscription:
-    """Subscribe ``callback``'s overridden hooks to the lifecycle events on the run's bus (``lanes.bus``),
-    as one subscriber.
+def thread_calls(callback: Callback) -> dict[str, Callable[[LifecycleEvent], None]]:
+    """For a ``delivery = "thread"`` callback: each overridden hook as a call taking the event, to be
+    made in the compute thread (a returned mapping is merged into the live ``logs``, as inline)."""
+    name = type(callback).__name__
+    return {hook: _call(name, hook, method, inline=True, defer=None) for hook, method in overridden_hooks(callback).items()}
+
+
+def subscribe_callback(
+    callback: Callback, lanes: Lanes, event_types: Iterable[type[LifecycleEvent]] = LIFECYCLE_EVENTS
+) -> Subscription | None:
+    """Subscribe ``callback``'s overridden hooks to ``event_types`` on the run's bus (``lanes.bus``),
+    as one subscriber; None if it takes none of them.
 
     Each event reaches its hook as Keras calls it, ``hook(index, logs)`` or ``hook(logs)``. What an
     inline hook returns: a mapping is merged into the live ``logs``; an awaitable (from an ``async
     def`` hook) is the hook's slow part, run on the callback's own lane (see :class:`Lanes`). A
-    queued hook's return value is dropped, since what it could add would reach nobody.
+    queued hook's return value is dropped, since what it could add would reach nobody. A
+    ``"thread"`` callback is inline here: on the bus, its hooks run on the loop's thread.
     """
-    mode = delivery_of(callback)
+    delivery = delivery_of(callback)
+    mode = "queued" if delivery == "queued" else "inline"
     name = type(callback).__name__
-    hooks = overridden_hooks(callback)
+    event_types = tuple(event_types)
+    hooks = {hook: method for hook, method in overridden_hooks(callback).items()
+             if any(event_type.hook == hook for event_type in event_types)}  # fmt: skip
+    if not hooks:
+        return None
     adapter = _HookCalls()
     defer = None
     if mode == "inline" and any(is_async_handler(method) for method in hooks.values()):
@@ -67,7 +90,7 @@ def subscribe_callback(callback: Callback, lanes: Lanes) -> Subscription:
         setattr(adapter, hook, _call(name, hook, method, inline=mode == "inline", defer=defer))
     return lanes.bus.subscribe_object(
         adapter,
-        LIFECYCLE_EVENTS,
+        event_types,
         mode=mode,  # type: ignore[arg-type]
         maxsize=callback.queue_size,
         overflow=callback.queue_overflow,
@@ -107,7 +130,7 @@ def _call(
             returned = method(*event.hook_args())
         finally:
             _handling.reset(token)
-        if inline:
+        if inline and returned is not None:
             _merge(name, hook, event.logs, returned)
 
     return call

@@ -2,33 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from trainer.layers.activation import Activation
+from trainer.layers.average_pooling1d import AveragePooling1D
+from trainer.layers.average_pooling2d import AveragePooling2D
+from trainer.layers.batch_normalization import BatchNormalization
+from trainer.layers.conv1d import Conv1D
+from trainer.layers.conv2d import Conv2D
 from trainer.layers.dense import Dense
 from trainer.layers.dropout import Dropout
+from trainer.layers.embedding import Embedding
 from trainer.layers.flatten import Flatten
+from trainer.layers.global_average_pooling1d import GlobalAveragePooling1D
+from trainer.layers.global_average_pooling2d import GlobalAveragePooling2D
+from trainer.layers.global_max_pooling1d import GlobalMaxPooling1D
+from trainer.layers.global_max_pooling2d import GlobalMaxPooling2D
 from trainer.layers.input_layer import Input, InputLayer
 from trainer.layers.layer import Layer
-from trainer.lookup import unknown_name_message
+from trainer.layers.layer_normalization import LayerNormalization
+from trainer.layers.max_pooling1d import MaxPooling1D
+from trainer.layers.max_pooling2d import MaxPooling2D
+from trainer.layers.registry import CLASSES, deserialize, register_built_in, register_serializable, serialize
+from trainer.layers.reshape import Reshape
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "serialize", "deserialize"]
+__all__ = [
+    "Layer",
+    "Input",
+    "InputLayer",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "Flatten",
+    "Reshape",
+    "Conv1D",
+    "Conv2D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Embedding",
+    "CLASSES",
+    "register_serializable",
+    "serialize",
+    "deserialize",
+]
 
-CLASSES: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (InputLayer, Dense, Activation, Dropout, Flatten)
-}
-
-
-def serialize(layer: Layer) -> dict[str, Any]:
-    """`{"class_name", "config"}` for a layer of a known class."""
-    if CLASSES.get(type(layer).__name__) is not type(layer):
-        raise TypeError(f"Only the built-in layers can be serialized, not {type(layer).__name__}.")
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def deserialize(config: dict[str, Any]) -> Layer:
-    """Rebuild a layer from `serialize` output; only the known layer classes are ever instantiated."""
-    class_name = config.get("class_name") if isinstance(config, dict) else None
-    if not isinstance(class_name, str) or class_name not in CLASSES:
-        raise ValueError(unknown_name_message("layer class", str(class_name), list(CLASSES)))
-    return CLASSES[class_name].from_config(config.get("config", {}))
+register_built_in(
+    InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D,
+    AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+    GlobalMaxPooling2D, BatchNormalization, LayerNormalization, Embedding,
+)

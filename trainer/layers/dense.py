@@ -75,7 +75,7 @@ class Dense(Layer):
         if self.kernel_regularizer is not None:
             self._kernel_grad += self.kernel_regularizer.gradient(self.kernel)
         if self._bias_grad is not None:
-            flat_grad.sum(axis=0, out=self._bias_grad)
+            np.add.reduce(flat_grad, axis=0, out=self._bias_grad)  # ndarray.sum's Python wrapper costs more here
             if self.bias_regularizer is not None:
                 assert self.bias is not None  # built together with its gradient
                 self._bias_grad += self.bias_regularizer.gradient(self.bias)

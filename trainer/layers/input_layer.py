@@ -8,14 +8,22 @@ import numpy as np
 
 from trainer.layers.layer import Layer, Shape
 
-__all__ = ["InputLayer", "Input"]
+__all__ = ["InputLayer", "Input", "INPUT_DTYPES"]
+
+INPUT_DTYPES = ("float32", "int32", "int64")
+"""What a model can take: float features, or integer indices (for Embedding)."""
 
 
 class InputLayer(Layer):
     """Declares the per-sample `shape`; passes data through unchanged."""
 
-    def __init__(self, shape: tuple[int, ...], batch_size: int | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, shape: tuple[int, ...], batch_size: int | None = None, dtype: str = "float32", name: str | None = None
+    ) -> None:
         super().__init__(name=name)
+        if dtype not in INPUT_DTYPES:
+            raise ValueError(f"Input dtype must be one of {', '.join(INPUT_DTYPES)}, got {dtype!r}.")
+        self.dtype = dtype
         shape = (shape,) if isinstance(shape, int) else shape
         if not isinstance(shape, (tuple, list)) or not all(
             isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
@@ -35,13 +43,18 @@ class InputLayer(Layer):
         return (self.batch_size, *self.shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {"shape": list(self.shape), "batch_size": self.batch_size, "name": self.name}
+        return {"shape": list(self.shape), "batch_size": self.batch_size, "dtype": self.dtype, "name": self.name}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> InputLayer:
-        return cls(shape=tuple(config["shape"]), batch_size=config.get("batch_size"), name=config.get("name"))
+        return cls(shape=tuple(config["shape"]), batch_size=config.get("batch_size"),
+                   dtype=config.get("dtype", "float32"), name=config.get("name"))
 
 
-def Input(shape: tuple[int, ...], batch_size: int | None = None, name: str | None = None) -> InputLayer:  # noqa: N802
-    """Keras's `Input(shape=...)`; here it returns the InputLayer that starts a Sequential."""
-    return InputLayer(shape=shape, batch_size=batch_size, name=name)
+def Input(  # noqa: N802
+    shape: tuple[int, ...], batch_size: int | None = None, dtype: str = "float32", name: str | None = None
+) -> InputLayer:
+    """Keras's `Input(shape=..., dtype=...)`; here it returns the InputLayer that starts a Sequential.
+
+    `dtype="int64"` (or `"int32"`) keeps integer inputs as integers, for an `Embedding` first layer."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)

@@ -22,6 +22,9 @@ Shape = tuple[int | None, ...]
 class Layer:
     """Base class. Subclasses override `build`, `compute_output_shape`, `forward`, `backward`."""
 
+    takes_indices = False
+    """True for a layer whose inputs are integer indices (Embedding)."""
+
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"A layer name must be a non-empty string, got {name!r}.")
@@ -52,25 +55,38 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, inputs: Any, training: bool = False) -> np.ndarray:
-        """Apply the layer to an array, building it first if needed (float32 in, float32 out)."""
-        inputs = np.asarray(inputs, dtype=np.float32)
+        """Apply the layer to an array, building it first if needed (float32 in, float32 out; a layer that
+        `takes_indices` keeps integer inputs as they are)."""
+        inputs = np.asarray(inputs)
+        if not (self.takes_indices and inputs.dtype.kind in "iu"):
+            inputs = inputs.astype(np.float32, copy=False)
         if not self.built:
             self.build((None, *inputs.shape[1:]))
         return self.forward(inputs, training)
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live weight arrays, in Keras's order (kernel, then bias)."""
+        """The live weight arrays, in Keras's order (kernel, then bias; statistics after the trainable ones)."""
         return []
 
     @property
     def gradients(self) -> list[np.ndarray]:
-        """d(loss)/d(weight) from the last `backward`, aligned with `weights`."""
+        """d(loss)/d(weight) from the last `backward`, aligned with the weights the optimizer trains:
+        `weights` less `non_trainable_weights`."""
+        return []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """Weights no optimizer updates even when the layer is trainable (BatchNormalization's moving
+        statistics); they are the last of `weights`."""
         return []
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
-        return self.weights if self.trainable else []
+        if not self.trainable:
+            return []
+        weights, frozen = self.weights, self.non_trainable_weights
+        return weights[: len(weights) - len(frozen)]
 
     @property
     def losses(self) -> list[np.float32]:

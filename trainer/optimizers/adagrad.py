@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.optimizers.optimizer import Optimizer
+from trainer.optimizers.optimizer import LearningRate, Optimizer
 
 __all__ = ["Adagrad"]
 
@@ -18,7 +18,7 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: LearningRate = 0.001,
         initial_accumulator_value: float = 0.1,
         epsilon: float = 1e-7,
         weight_decay: float | None = None,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.optimizers.optimizer import Optimizer
+from trainer.optimizers.optimizer import LearningRate, Optimizer
 
 __all__ = ["Adam"]
 
@@ -17,7 +17,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: LearningRate = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,

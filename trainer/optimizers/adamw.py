@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trainer.optimizers.adam import Adam
+from trainer.optimizers.optimizer import LearningRate
 
 __all__ = ["AdamW"]
 
@@ -12,7 +13,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: LearningRate = 0.001,
         weight_decay: float = 0.004,
         beta_1: float = 0.9,
         beta_2: float = 0.999,

@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Optimizer"]
+from trainer.optimizers import schedules
+
+__all__ = ["Optimizer", "LearningRate"]
+
+LearningRate = float | schedules.LearningRateSchedule
+"""What `learning_rate=` takes: a fixed rate, or a schedule of the step count."""
 
 
 def _positive_or_none(name: str, value: float | None) -> float | None:
@@ -26,21 +31,41 @@ def _positive_or_none(name: str, value: float | None) -> float | None:
     return float(value)
 
 
+def check_betas(owner: str, beta_1: float, beta_2: float, beta_1_open_at_zero: bool = False) -> tuple[float, float]:
+    """Both decay rates as floats in [0, 1) (Lion: beta_1 in (0, 1], as Keras checks), else ValueError."""
+    for argument, value in (("beta_1", beta_1), ("beta_2", beta_2)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{owner} `{argument}` must be a number, got {value!r}.")
+    if beta_1_open_at_zero:
+        if not 0 < beta_1 <= 1:
+            raise ValueError(f"{owner} `beta_1` must be in (0, 1], got {beta_1!r}.")
+    elif not 0 <= beta_1 < 1:
+        raise ValueError(f"{owner} `beta_1` must be in [0, 1), got {beta_1!r}.")
+    if not 0 <= beta_2 < 1 + beta_1_open_at_zero:
+        raise ValueError(f"{owner} `beta_2` must be in [0, 1), got {beta_2!r}.")
+    return float(beta_1), float(beta_2)
+
+
 class Optimizer:
-    """Base class for the optimizers; `learning_rate` may be read and set between steps."""
+    """Base class for the optimizers; `learning_rate` may be read and set between steps, unless it is a
+    `trainer.optimizers.schedules.LearningRateSchedule`, which then gives the rate of every step."""
 
     slot_names: tuple[str, ...] = ()
 
     def __init__(
         self,
-        learning_rate: float,
+        learning_rate: LearningRate,
         weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         name: str | None = None,
     ) -> None:
-        self.learning_rate = learning_rate
+        self._schedule: schedules.LearningRateSchedule | None = None
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            self._schedule = learning_rate
+        else:
+            self.learning_rate = learning_rate
         self.weight_decay = _positive_or_none("weight_decay", weight_decay) if weight_decay else None
         self.clipnorm = _positive_or_none("clipnorm", clipnorm)
         self.clipvalue = _positive_or_none("clipvalue", clipvalue)
@@ -54,18 +79,38 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> float:
-        """The learning rate, a Python float; setting it takes effect at the next step."""
-        return float(self._learning_rate)
+        """The rate of the next step, a Python float; setting it takes effect at the next step
+        (a TypeError, as in Keras, for an optimizer made with a schedule)."""
+        return float(self._current_learning_rate())
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
+        if self._schedule is not None:
+            raise TypeError(
+                "This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` constructor "
+                "argument, hence its learning rate is not settable. If you need the learning rate to be settable, "
+                "you should instantiate the optimizer with a float `learning_rate` argument."
+            )
+        if isinstance(value, schedules.LearningRateSchedule):
+            raise TypeError("A learning-rate schedule is given to the optimizer's constructor, as `learning_rate=`.")
         if callable(value):
-            raise TypeError("Learning-rate schedules are not supported; set `optimizer.learning_rate` from a callback.")
+            raise TypeError(
+                "learning_rate must be a number or a trainer.optimizers.schedules.LearningRateSchedule, "
+                f"got the callable {value!r}."
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
             raise TypeError(f"learning_rate must be a finite number, got {value!r}.")
         if value < 0:
             raise ValueError(f"learning_rate must be non-negative, got {value}.")
         self._learning_rate = np.float32(value)  # Keras keeps it in a float32 variable
+
+    @property
+    def schedule(self) -> schedules.LearningRateSchedule | None:
+        """The schedule the rate comes from, or None for a fixed (settable) rate."""
+        return self._schedule
+
+    def _current_learning_rate(self) -> np.float32:
+        return self._schedule(self.iterations) if self._schedule is not None else self._learning_rate
 
     @property
     def built(self) -> bool:
@@ -83,7 +128,7 @@ class Optimizer:
         """Update `variables` in place from `grads` (same order and shapes); the inputs are not modified."""
         if not self.built:
             self.build(variables)
-        lr = self._learning_rate
+        lr = self._current_learning_rate()
         grads = self._clipped(grads)
         if self.weight_decay:
             decay = np.float32(1) - np.float32(self.weight_decay) * lr
@@ -119,9 +164,11 @@ class Optimizer:
         return grads
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """Every stateful value as named arrays: iterations, learning_rate and each slot (copies)."""
-        state: dict[str, np.ndarray] = {"iterations": np.array(self.iterations, dtype=np.int64),
-                                        "learning_rate": np.array(self._learning_rate, dtype=np.float32)}
+        """Every stateful value as named arrays: iterations, learning_rate (unless a schedule gives it) and
+        each slot (copies)."""
+        state: dict[str, np.ndarray] = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        if self._schedule is None:
+            state["learning_rate"] = np.array(self._learning_rate, dtype=np.float32)
         for name, arrays in self._slots.items():
             for index, array in enumerate(arrays):
                 state[f"{name}/{index}"] = array.copy()
@@ -141,7 +188,8 @@ class Optimizer:
         if problems:
             raise ValueError(f"Optimizer state does not fit {type(self).__name__}: " + "; ".join(problems))
         self.iterations = int(state["iterations"])
-        self.learning_rate = float(state["learning_rate"])
+        if self._schedule is None:
+            self.learning_rate = float(state["learning_rate"])
         for name, arrays in self._slots.items():
             for index, array in enumerate(arrays):
                 array[...] = state[f"{name}/{index}"]
@@ -149,7 +197,7 @@ class Optimizer:
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "learning_rate": self.learning_rate,
+            "learning_rate": self.learning_rate if self._schedule is None else schedules.serialize(self._schedule),
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
@@ -158,6 +206,9 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
 

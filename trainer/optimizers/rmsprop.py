@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.optimizers.optimizer import Optimizer
+from trainer.optimizers.optimizer import LearningRate, Optimizer
 
 __all__ = ["RMSprop"]
 
@@ -17,7 +17,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: LearningRate = 0.001,
         rho: float = 0.9,
         momentum: float = 0.0,
         epsilon: float = 1e-7,

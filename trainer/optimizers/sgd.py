@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.optimizers.optimizer import Optimizer
+from trainer.optimizers.optimizer import LearningRate, Optimizer
 
 __all__ = ["SGD"]
 
@@ -18,7 +18,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.01,
+        learning_rate: LearningRate = 0.01,
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float | None = None,

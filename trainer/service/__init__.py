@@ -8,11 +8,11 @@ without HTTP.
 from .app import ServiceSettings, create_app, default_templates
 from .limits import JobLimits
 from .retention import Retention
-from .service import InvalidJobRequest, TrainingService
+from .service import InvalidRequest, TrainingService
 from .templates import Template, load_templates, templates_from
 
 __all__ = [
-    "InvalidJobRequest",
+    "InvalidRequest",
     "JobLimits",
     "Retention",
     "ServiceSettings",

@@ -15,7 +15,7 @@ from trainer.jobs import JobLimitError, JobStateError, UnknownJobError
 
 from .auth import login, logout
 from .problems import Answer, problem, validation_details
-from .service import InvalidJobRequest, TrainingService
+from .service import InvalidRequest, TrainingService
 from .sse import EncodedEvents, batch_level, epoch_level
 
 __all__ = ["JobRequest", "routes"]
@@ -51,7 +51,7 @@ def answers_errors(handler: Endpoint) -> Endpoint:
     async def answer(request: Request) -> Response:
         try:
             return await handler(request)
-        except InvalidJobRequest as error:
+        except InvalidRequest as error:
             return problem(422, str(error), error.details)
         except UnknownJobError as error:
             return problem(404, str(error))
@@ -63,13 +63,13 @@ def answers_errors(handler: Endpoint) -> Endpoint:
     return answer
 
 
-def parsed(model: type[pydantic.BaseModel], body: bytes) -> pydantic.BaseModel:
-    """``body`` as ``model``; :class:`InvalidJobRequest` naming every bad field (malformed JSON,
+def parsed(model: type[pydantic.BaseModel], body: bytes, error: str = "invalid job request") -> pydantic.BaseModel:
+    """``body`` as ``model``; :class:`InvalidRequest` naming every bad field (malformed JSON,
     too deep, numbers too long, lone surrogates included: pydantic's JSON parser refuses them)."""
     try:
         return model.model_validate_json(body)
-    except pydantic.ValidationError as error:
-        raise InvalidJobRequest(validation_details(error, known=list(model.model_fields))) from None
+    except pydantic.ValidationError as invalid:
+        raise InvalidRequest(validation_details(invalid, known=list(model.model_fields)), error) from None
 
 
 async def health(request: Request) -> Response:
@@ -78,7 +78,7 @@ async def health(request: Request) -> Response:
 
 @answers_errors
 async def log_in(request: Request) -> Response:
-    body = parsed(LoginRequest, await request.body())
+    body = parsed(LoginRequest, await request.body(), "invalid login request")
     return await login(request, request.app.state.token, body.model_dump())
 
 
@@ -127,7 +127,7 @@ async def job_events(request: Request) -> Response:
     service.describe(job_id)  # 404 for an unknown job
     level = request.query_params.get("level", "epoch")
     if level not in ("epoch", "batch"):
-        raise InvalidJobRequest([{"field": "level", "reason": f"must be 'epoch' or 'batch'; got {level!r}"}])
+        raise InvalidRequest([{"field": "level", "reason": f"must be 'epoch' or 'batch'; got {level!r}"}], "invalid query")
     after = _last_event_id(request)
 
     def finished() -> bool:
@@ -161,7 +161,7 @@ def _last_event_id(request: Request, default: int = 0) -> int:
     if given is None:
         return default
     if not given.isdigit() or len(given) > 18:
-        raise InvalidJobRequest([{"field": "Last-Event-ID", "reason": f"must be an event id (a whole number); got {given[:40]!r}"}])
+        raise InvalidRequest([{"field": "Last-Event-ID", "reason": f"must be an event id (a whole number); got {given[:40]!r}"}], "invalid query")
     return int(given)
 
 
@@ -170,7 +170,7 @@ def _query_integer(request: Request, name: str, default: int, low: int, high: in
     if given is None:
         return default
     if not given.isdigit() or len(given) > 12 or not low <= int(given) <= high:
-        raise InvalidJobRequest([{"field": name, "reason": f"must be a whole number from {low} to {high}; got {given[:40]!r}"}])
+        raise InvalidRequest([{"field": name, "reason": f"must be a whole number from {low} to {high}; got {given[:40]!r}"}], "invalid query")
     return int(given)
 
 

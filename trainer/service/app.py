@@ -21,6 +21,7 @@ from trainer.jobs import Executor
 
 from .api import routes
 from .auth import TokenBackend, load_token, unauthorized
+from .dashboard import Dashboard
 from .guards import BodyLimit, JSONErrors
 from .limits import JobLimits
 from .mlp_template import mlp
@@ -115,6 +116,7 @@ def create_app(settings: ServiceSettings) -> Starlette:
     middleware = [
         Middleware(JSONErrors),
         Middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts(), www_redirect=False),
+        Middleware(Dashboard),  # the page and /static/: public, they hold no data
         Middleware(AuthenticationMiddleware, backend=TokenBackend(token, PUBLIC), on_error=unauthorized),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]

@@ -47,7 +47,7 @@ from .templates import Template
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["InvalidJobRequest", "TrainingService"]
+__all__ = ["InvalidRequest", "TrainingService"]
 
 logger = logging.getLogger("trainer.service")
 
@@ -55,11 +55,11 @@ _SWEEP_SECONDS = 3600.0  # how often retention runs besides after each finished 
 _INTERRUPTED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
-class InvalidJobRequest(ValueError):
-    """A job request the service refuses (422), with one detail per problem."""
+class InvalidRequest(ValueError):
+    """A request the service refuses (422), with one detail per problem."""
 
-    def __init__(self, details: list[Detail]) -> None:
-        super().__init__("invalid job request")
+    def __init__(self, details: list[Detail], error: str = "invalid job request") -> None:
+        super().__init__(error)
         self.details = details
 
 
@@ -169,15 +169,15 @@ class TrainingService:
         return [self.describe(job_id) for job_id in ids[offset : offset + limit]], len(ids)
 
     async def submit(self, template_name: str, params: Any, name: str | None = None) -> dict[str, Any]:
-        """Check, cost and queue a job from a template; :class:`InvalidJobRequest` if it is refused."""
+        """Check, cost and queue a job from a template; :class:`InvalidRequest` if it is refused."""
         template = self.templates.get(template_name)
         if template is None:
             reason = unknown_name_message("template", template_name, sorted(self.templates))
-            raise InvalidJobRequest([{"field": "template", "reason": reason}])
+            raise InvalidRequest([{"field": "template", "reason": reason}])
         try:
             values = template.validate(params)
         except pydantic.ValidationError as error:
-            raise InvalidJobRequest(validation_details(error, prefix="params", known=list(template.params.model_fields))) from None
+            raise InvalidRequest(validation_details(error, prefix="params", known=list(template.params.model_fields))) from None
         spec = await self._build_checked(template, values)
         job = self.manager.submit(partial(template.build, values), name=name or template.name, info={"template": template.name})
         record = ServiceJob(
@@ -185,6 +185,7 @@ class TrainingService:
             submitted_at=job.submitted_at, worker=self._worker,
         )  # fmt: skip
         self.journal.save(record)
+        await self.journal.flush()  # an accepted job is on disk before the client hears of it
         return self.describe(job.id)
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
@@ -195,6 +196,7 @@ class TrainingService:
         if status.finished:
             raise JobStateError(job_id, f"has {status.value}; only a queued or running job can be cancelled")
         await self.manager.cancel(job_id)
+        await self._settle(job_id)  # cancelled for good: a restart does not resume it
         return self.describe(job_id)
 
     async def resume(self, job_id: str) -> dict[str, Any]:
@@ -209,7 +211,18 @@ class TrainingService:
                 self.manager.resume(job_id)
             except UnknownJobError:  # a job of an earlier process
                 self._bring_back(job, attempts=job.attempts + 1)
+        await self._settle(job_id)  # queued again for good: a restart resumes it
         return self.describe(job_id)
+
+    async def _settle(self, job_id: str) -> None:
+        """Record the job's status as the manager has it now, and commit, before the client hears
+        of it (its status event, which says the same, may still be on its way)."""
+        live, job = self.manager.get(job_id), self.journal.jobs[job_id]
+        job.status, job.attempts, job.error = live.status, live.attempts, live.error
+        if not live.status.finished:
+            job.finished_at = None
+        self.journal.save(job)
+        await self.journal.flush()
 
     # -- recovery and retention --------------------------------------------------------------------
 
@@ -229,10 +242,10 @@ class TrainingService:
         try:
             spec = await anyio.to_thread.run_sync(template.build, values)
         except Exception as error:  # the user's template code: its failure is the request's problem
-            raise InvalidJobRequest([{"field": "params", "reason": f"the template failed to build: {type(error).__name__}: {error}"}]) from None
+            raise InvalidRequest([{"field": "params", "reason": f"the template failed to build: {type(error).__name__}: {error}"}]) from None
         problems = self.limits.problems(spec)
         if problems:
-            raise InvalidJobRequest(problems)
+            raise InvalidRequest(problems)
         return spec
 
     async def _delete_orphan_backups(self) -> None:

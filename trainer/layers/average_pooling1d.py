@@ -1,0 +1,15 @@
+"""AveragePooling1D: the mean of each window of channels-last inputs (batch, steps, channels)."""
+
+from __future__ import annotations
+
+from trainer.layers.base_pooling import BasePooling
+
+__all__ = ["AveragePooling1D"]
+
+
+class AveragePooling1D(BasePooling):
+    """Keras 3's parameters and defaults: `pool_size` (default 2), `strides` (default: `pool_size`),
+    `padding` "valid" or "same"; channels pooled separately."""
+
+    rank = 1
+    reduction = "average"

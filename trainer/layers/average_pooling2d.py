@@ -1,0 +1,15 @@
+"""AveragePooling2D: the mean of each window of channels-last inputs (batch, rows, cols, channels)."""
+
+from __future__ import annotations
+
+from trainer.layers.base_pooling import BasePooling
+
+__all__ = ["AveragePooling2D"]
+
+
+class AveragePooling2D(BasePooling):
+    """Keras 3's parameters and defaults: `pool_size` (default 2), `strides` (default: `pool_size`),
+    `padding` "valid" or "same"; channels pooled separately."""
+
+    rank = 2
+    reduction = "average"

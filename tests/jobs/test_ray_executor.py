@@ -181,11 +181,15 @@ def test_the_ray_the_tests_started_listens_and_connects_on_loopback_only(local_r
 
 
 async def backed_up_epoch(backup: Path) -> int | None:
-    try:
-        state, _ = await anyio.to_thread.run_sync(saving.load_backup, build_model(dropout=0.25), backup)
-    except FileNotFoundError:
-        return None
-    return int(state["epoch"])
+    while True:
+        try:
+            state, _ = await anyio.to_thread.run_sync(saving.load_backup, build_model(dropout=0.25), backup)
+        except FileNotFoundError:
+            return None
+        except ValueError:  # read while the worker replaced it: read the new one
+            await anyio.sleep(0.01)
+            continue
+        return int(state["epoch"])
 
 
 async def test_a_manager_that_stops_reading_makes_the_worker_wait(tmp_path: Path) -> None:

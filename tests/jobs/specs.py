@@ -73,7 +73,10 @@ class WaitForBackup(Callback):
 
     def _backed_up_epoch(self) -> int | None:
         for path in self.workdir.glob(f"*/{BACKUP_FILE}"):
-            state, _ = saving.load_backup(build_model(dropout=0.0), path)  # a throwaway model: it loads into it
+            try:
+                state, _ = saving.load_backup(build_model(dropout=0.0), path)  # a throwaway model: it loads into it
+            except ValueError:  # read while the run replaced it (load_backup opens the file twice): look again
+                return None
             return int(state["epoch"])
         return None
 

@@ -20,7 +20,7 @@ import pytest
 from trainer.jobs.ray_executor import LOOPBACK_ENV
 
 from .client import epochs_ended, events_of, statuses, submit
-from .server import Service, running_service
+from .server import Service, running_service, stop
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +64,7 @@ async def test_jobs_train_in_ray_workers_their_events_in_order_and_cancel_and_re
 
 
 @contextmanager
-def ray_head() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def ray_head() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A Ray cluster's head as an operator starts one, ``ray start --head --block``, on loopback;
     yield its address once it listens; stop it (SIGTERM stops its processes) on leaving."""
     with socket.socket() as probe:  # a free port for its GCS
@@ -73,7 +73,7 @@ def ray_head() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
     command = [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
                "--disable-usage-stats", "--block"]  # fmt: skip
-    with subprocess.Popen(command, env={**os.environ, LOOPBACK_ENV: "0"}, stdout=subprocess.DEVNULL) as head:
+    with subprocess.Popen(command, env={**os.environ, LOOPBACK_ENV: "0"}, stdout=subprocess.DEVNULL, text=True) as head:
         try:
             deadline = time.monotonic() + 60  # a bound for a hung start, not a speed check
             while True:
@@ -86,12 +86,7 @@ def ray_head() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
                     time.sleep(0.1)
             yield f"127.0.0.1:{port}", head
         finally:
-            head.terminate()
-            try:
-                head.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                head.kill()
-                head.wait()
+            stop(head)
 
 
 async def test_the_service_joins_a_running_cluster_with_ray_address(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from trainer.jobs import Build, TrainingSpec
 from ..callbacks.training_run import build_model, dataset
 
 SAMPLES, BATCH_SIZE = 64, 8  # 8 steps per epoch
+NODE_LOSS_EPOCHS = 12  # the job of tests/jobs/two_nodes.py, whose node is lost
 
 
 def spec_builder(epochs: int, callbacks: Sequence[Callback] = (), **fit_kwargs: Any) -> Build:
@@ -72,7 +73,10 @@ class WaitForBackup(Callback):
 
     def _backed_up_epoch(self) -> int | None:
         for path in self.workdir.glob(f"*/{BACKUP_FILE}"):
-            state, _ = saving.load_backup(build_model(dropout=0.0), path)  # a throwaway model: it loads into it
+            try:
+                state, _ = saving.load_backup(build_model(dropout=0.0), path)  # a throwaway model: it loads into it
+            except ValueError:  # read while the run replaced it (load_backup opens the file twice): look again
+                return None
             return int(state["epoch"])
         return None
 
@@ -85,3 +89,40 @@ class FailAt(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if epoch == self.at:
             raise RuntimeError(f"boom at epoch {epoch}")
+
+
+class Pace(Callback):
+    """Inline: waits ``seconds`` after each training batch, so a run lasts long enough to act on."""
+
+    delivery = "inline"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    async def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        await anyio.sleep(self.seconds)
+
+
+class SaveWeightsAtEnd(Callback):
+    """Inline: writes the final weights to ``path`` as training ends (where the model is: in a Ray
+    worker, that is the worker's process)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        saving.save_weights(self.model, self.path)
+
+
+def remote_spec(
+    epochs: int, pace: float = 0.0, weights_to: str | None = None, fail_at: int | None = None
+) -> TrainingSpec:
+    """A job's build that pickles (a module-level function: bind its arguments with functools.partial),
+    for the Ray executor; with dropout, so a resumed run must restore its random state too."""
+    x, y = dataset(SAMPLES)
+    callbacks: list[Callback] = [Pace(pace)] if pace else []
+    callbacks += [SaveWeightsAtEnd(weights_to)] if weights_to else []
+    callbacks += [FailAt(fail_at)] if fail_at is not None else []
+    return TrainingSpec(build_model(dropout=0.25), x, y, epochs=epochs, batch_size=BATCH_SIZE, callbacks=callbacks)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["JobLimitError", "JobStateError", "UnknownJobError"]
+__all__ = ["JobLimitError", "JobStateError", "UnknownJobError", "WorkerDiedError"]
 
 
 class UnknownJobError(KeyError):
@@ -26,3 +26,8 @@ class JobStateError(RuntimeError):
 
 class JobLimitError(RuntimeError):
     """As many jobs as the manager allows are already waiting for a training slot; nothing was queued."""
+
+
+class WorkerDiedError(RuntimeError):
+    """The process a job trained in died under it (killed, out of memory, its machine lost); the job
+    failed, and can be resumed from its backup."""

@@ -26,8 +26,9 @@ class Job:
     ``status`` is a :class:`JobStatus`; ``attempts`` counts its runs, the queued one included (1,
     then one more for each resume); ``epoch`` and ``logs`` are those of the last epoch that ended
     (None and empty before); ``error`` is why the last run failed; ``info`` is what the application
-    submitted it with. ``history()`` gives the job's latest events, oldest first: at most
-    ``history_size`` of them, older ones forgotten, so a long job holds bounded memory.
+    submitted it with; ``worker`` is where its last run trained, ``{"host", "pid"}`` (None before).
+    ``history()`` gives the job's latest events, oldest first: at most ``history_size`` of them,
+    older ones forgotten, so a long job holds bounded memory.
     Times are seconds since the Unix epoch.
     """
 
@@ -50,6 +51,7 @@ class Job:
         self.epoch: int | None = None
         self.logs: Mapping[str, Any] = MappingProxyType({})
         self.error: str | None = None
+        self.worker: dict[str, Any] | None = None
         self.submitted_at = time.time()
         self.started_at: float | None = None
         self.finished_at: float | None = None

@@ -23,9 +23,10 @@ from trainer.turns import ComputeTurns, taking_turns
 
 from .errors import JobLimitError, JobStateError, UnknownJobError
 from .event_stream import JobEventStream
+from .executor import Executor, InProcessExecutor
 from .events import LEVELS, Level, at_level, level_types, of_job
 from .job import Job
-from .spec import Build, TrainingSpec
+from .spec import Build
 from .status import JobStatus
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class JobManager:
       (a temporary directory removed on leaving, if not given). ``resume`` trains a cancelled or
       failed job again from its last backup (the epoch after the last one backed up).
     * A job that raises is ``failed``, with the exception's text as ``error``; other jobs go on.
+    * ``executor`` says where jobs train: in this process by default (:class:`InProcessExecutor`),
+      or in Ray actors (:class:`~trainer.jobs.RayExecutor`). The manager enters it for its lifetime.
     * At most ``keep_finished`` finished jobs are kept: past that, the one that finished first is
       forgotten (``get`` no longer finds it) and its backup deleted, so a long-running service holds
       bounded memory and disk. Queued and running jobs are never forgotten.
@@ -81,6 +84,7 @@ class JobManager:
         history_level: Level = "epoch",
         compute_slots: int | None = 1,
         keep_finished: int = 1000,
+        executor: Executor | None = None,
     ) -> None:
         limits = {"max_concurrent": max_concurrent, "max_queued": max_queued, "history": history}
         for name, value in {**limits, "keep_finished": keep_finished}.items():
@@ -92,6 +96,10 @@ class JobManager:
             raise ValueError(
                 f"JobManager: compute_slots must be a positive integer, or None for no turns; got {compute_slots!r}"
             )
+        if executor is not None and not isinstance(executor, Executor):
+            raise TypeError(
+                f"JobManager: executor must be an Executor (InProcessExecutor, RayExecutor); got {executor!r}"
+            )
         if history_level not in LEVELS:
             raise ValueError(f"JobManager: history_level must be 'epoch' or 'batch'; got {history_level!r}")
         self.bus = bus or EventBus()
@@ -101,12 +109,12 @@ class JobManager:
         self.history_level = history_level
         self.keep_finished = keep_finished
         self.turns = None if compute_slots is None else ComputeTurns(compute_slots)
+        self.executor: Executor = InProcessExecutor() if executor is None else executor
         self._owns_bus = bus is None
         self._workdir = None if workdir is None else os.fspath(workdir)
         self._jobs: dict[str, Job] = {}
         self._finished: dict[str, None] = {}  # the finished jobs' ids, in the order they finished
         self._slots: anyio.CapacityLimiter | None = None
-        self._building: anyio.Lock | None = None
         self._stack: AsyncExitStack | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
 
@@ -116,7 +124,6 @@ class JobManager:
         if self._stack is not None:
             raise RuntimeError("a JobManager can be entered only once; make a new one")
         self._slots = anyio.CapacityLimiter(self.max_concurrent)
-        self._building = anyio.Lock()
         async with AsyncExitStack() as stack:
             if self._owns_bus:
                 await stack.enter_async_context(self.bus)
@@ -124,6 +131,7 @@ class JobManager:
                 self._workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="trainer-jobs-"))
             observed = tuple(t for t in level_types(self.history_level) if issubclass(t, LifecycleEvent))
             stack.enter_context(self.bus.subscribe(observed, self._observe, name="job manager"))
+            await stack.enter_async_context(self.executor)  # left after the jobs have stopped
             self._task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(self._cancel_all)  # runs first on leaving: the task group then has nothing to wait for
             self._stack = stack.pop_all()
@@ -269,14 +277,9 @@ class JobManager:
                 await self._announce(job)
 
     async def _train(self, job: Job) -> None:
-        assert self._building is not None
-        async with self._building:
-            spec = await anyio.to_thread.run_sync(job.build)
-        if not isinstance(spec, TrainingSpec):
-            raise TypeError(f"the build of job {job.id} returned {type(spec).__name__}, not a TrainingSpec")
         assert self._workdir is not None
         with taking_turns(self.turns):  # None: no turns, even if the task that submitted the job takes them
-            await spec.fit(bus=self.bus, run_id=job.id, backup_dir=os.path.join(self._workdir, job.id))
+            await self.executor.run(job, bus=self.bus, backup_dir=os.path.join(self._workdir, job.id))
 
     async def _announce(self, job: Job) -> None:
         # Recorded and published in one step, so a follower sees each status event exactly once.

@@ -46,4 +46,5 @@ def job_record(job: Job) -> dict[str, Any]:
         "submitted_at": job.submitted_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
+        "worker": job.worker,
     }

@@ -11,7 +11,7 @@ from eventbus import EventBus
 from trainer.callbacks import BackupAndRestore, Callback, History
 from trainer.model import Sequential
 
-__all__ = ["Build", "TrainingSpec"]
+__all__ = ["Build", "TrainingSpec", "checked_spec"]
 
 _SET_BY_THE_MANAGER = frozenset({"x", "y", "epochs", "batch_size", "callbacks", "bus", "run_id"})
 
@@ -54,7 +54,16 @@ class TrainingSpec:
         )  # fmt: skip
 
 
+def checked_spec(built: object, job_id: str) -> TrainingSpec:
+    """What a job's build returned, if it is a :class:`TrainingSpec`; a TypeError naming the job if not."""
+    if not isinstance(built, TrainingSpec):
+        raise TypeError(f"the build of job {job_id} returned {type(built).__name__}, not a TrainingSpec")
+    return built
+
+
 Build = Callable[[], TrainingSpec]
 """Makes a job's :class:`TrainingSpec`. Called in a worker thread once per run (a resumed job is
 built again, then restored from its backup), one build at a time across the manager, so a build
-that calls ``trainer.set_random_seed`` first makes the same model every time."""
+that calls ``trainer.set_random_seed`` first makes the same model every time. A
+:class:`~trainer.jobs.RayExecutor` calls it in the job's Ray worker instead: it must then pickle
+(a module-level function or a ``functools.partial`` of one, importable on every node; see the README)."""

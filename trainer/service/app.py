@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from trainer.jobs import Executor
+
 from .api import routes
 from .auth import TokenBackend, load_token, unauthorized
 from .dashboard import Dashboard
@@ -59,6 +61,7 @@ class ServiceSettings:
     max_body_bytes: int = 64 * 1024
     limits: JobLimits = dataclasses.field(default_factory=JobLimits)
     retention: Retention = dataclasses.field(default_factory=Retention)
+    executor: Executor | None = None  # where jobs train: None, in the service's process
 
     def __post_init__(self) -> None:
         if not self.templates:
@@ -101,6 +104,7 @@ def create_app(settings: ServiceSettings) -> Starlette:
         service = TrainingService(
             settings.workdir, settings.templates, limits=settings.limits, retention=settings.retention,
             max_concurrent=settings.max_concurrent, max_queued=settings.max_queued, compute_slots=settings.compute_slots,
+            executor=settings.executor,
         )  # fmt: skip
         async with service:
             app.state.service, app.state.encoded = service, EncodedEvents(service.journal)

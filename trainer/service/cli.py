@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import socket
 import sys
 from collections.abc import Sequence
+
+from trainer.jobs import RayExecutor
 
 from .app import ServiceSettings, create_app, default_templates, is_loopback
 from .auth import TOKEN_VARIABLE, load_token
@@ -33,6 +36,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-sample-epochs", type=int, default=JobLimits.max_sample_epochs, help="samples x epochs of one job at most")
     parser.add_argument("--keep-finished", type=int, default=Retention.keep_finished, help="finished jobs kept at most")
     parser.add_argument("--max-age-days", type=float, default=Retention.max_age_days, help="finished jobs are forgotten after this")
+    parser.add_argument("--executor", choices=("process", "ray"), default="process", help="where jobs train: in the service's process (default), or each in a Ray actor")
+    parser.add_argument("--ray-address", metavar="ADDRESS", help="with --executor ray: the Ray cluster to join (HOST:PORT, or 'auto'); default: start a local Ray on loopback")
+    parser.add_argument("--ray-cpus-per-job", type=float, default=1.0, metavar="N", help="with --executor ray: CPUs each job reserves on the cluster (default 1)")
     parser.add_argument("--backup-quota-mb", type=float, default=Retention.backup_quota_bytes / 2**20, help="disk for the backups of cancelled and failed jobs")
     return parser
 
@@ -44,6 +50,7 @@ def settings_from(arguments: argparse.Namespace) -> ServiceSettings:
             f"refusing to bind {arguments.host}, which is not loopback, with a generated token: set "
             f"${TOKEN_VARIABLE} or pass --token-file, and give the clients' Host names with --allowed-host"
         )
+    executor = _executor(arguments)
     templates = default_templates()
     for reference in arguments.app:
         templates.update(load_templates(reference))
@@ -63,7 +70,18 @@ def settings_from(arguments: argparse.Namespace) -> ServiceSettings:
             max_age_days=arguments.max_age_days,
             backup_quota_bytes=int(arguments.backup_quota_mb * 2**20),
         ),
+        executor=executor,
     )
+
+
+def _executor(arguments: argparse.Namespace) -> RayExecutor | None:
+    if arguments.executor != "ray":
+        if arguments.ray_address is not None:
+            raise ValueError("--ray-address needs --executor ray")
+        return None
+    if importlib.util.find_spec("ray") is None:
+        raise ValueError("--executor ray needs Ray: install the 'ray' extra, pip install 'eventbus-trainer[ray]'")
+    return RayExecutor(arguments.ray_address, arguments.ray_cpus_per_job)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

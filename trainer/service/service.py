@@ -25,6 +25,7 @@ import anyio.to_thread
 import pydantic
 
 from trainer.jobs import (
+    Executor,
     JobManager,
     JobStateError,
     JobStatus,
@@ -76,12 +77,14 @@ class TrainingService:
         max_concurrent: int = 2,
         max_queued: int = 100,
         compute_slots: int | None = 1,
+        executor: Executor | None = None,
     ) -> None:
         self.workdir = os.path.abspath(os.fspath(workdir))
         self.templates = dict(templates)
         self.limits = limits or JobLimits()
         self.retention = retention or Retention()
         self._max_concurrent, self._max_queued, self._compute_slots = max_concurrent, max_queued, compute_slots
+        self._executor = executor
         self._backups = os.path.join(self.workdir, "jobs")
         self._worker = {"host": socket.gethostname(), "pid": os.getpid()}
         self._journal: Journal | None = None
@@ -112,6 +115,7 @@ class TrainingService:
             manager = self._manager = JobManager(
                 workdir=self._backups, max_concurrent=self._max_concurrent, compute_slots=self._compute_slots,
                 max_queued=max(self._max_queued, len(interrupted)), keep_finished=self.retention.keep_finished,
+                executor=self._executor,
             )  # fmt: skip
             task_group = self._task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)  # the writer commits what is pending as it stops
@@ -155,6 +159,8 @@ class TrainingService:
             return record
         # The manager's view is the newest: its status event may still be on the bus.
         record.update(status=live.status.value, attempts=live.attempts, error=live.error)
+        if live.worker is not None:  # where its run trains: a Ray worker's process, say
+            record["worker"] = dict(live.worker)
         return record
 
     def page(self, *, offset: int = 0, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:

@@ -1,0 +1,107 @@
+"""The service with ``--executor ray``, end to end: the real process, its own local Ray (on loopback),
+every job in a Ray worker of its own."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import psutil
+import pytest
+
+from trainer.jobs.ray_executor import LOOPBACK_ENV
+
+from .client import epochs_ended, events_of, statuses, submit
+from .server import Service, running_service, stop
+
+pytestmark = pytest.mark.anyio
+
+RAY = ("--executor", "ray", "--ray-cpus-per-job", "0.5", "--max-concurrent", "2")
+
+
+async def job_of(client: httpx.AsyncClient, job_id: str) -> dict[str, object]:
+    answer = await client.get(f"/jobs/{job_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def client_of(service: Service) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=service.url, headers=service.headers, timeout=30)
+
+
+async def test_jobs_train_in_ray_workers_their_events_in_order_and_cancel_and_resume_work(tmp_path: Path) -> None:
+    with running_service(tmp_path, *RAY, env={LOOPBACK_ENV: "0"}) as service:
+        async with client_of(service) as client:
+            quick = await submit(client, epochs=3)
+            long = await submit(client, epochs=2000)
+            records = await events_of(client, quick)  # until the job ends
+            assert epochs_ended(records) == [0, 1, 2]
+            assert statuses(records) == ["queued", "running", "completed"]
+            assert all(record["run"] == quick for record in records)
+
+            while (await job_of(client, long))["epoch"] is None:
+                await anyio.sleep(0.05)
+            assert (await client.delete(f"/jobs/{long}")).json()["status"] == "cancelled"
+            stopped_at = (await job_of(client, long))["epoch"]
+            assert (await client.post(f"/jobs/{long}/resume")).status_code == 202
+            while (await job_of(client, long))["epoch"] == stopped_at:
+                await anyio.sleep(0.05)
+            resumed = await job_of(client, long)
+            jobs = [await job_of(client, quick), resumed]
+            await client.delete(f"/jobs/{long}")
+    pids = [job["worker"]["pid"] for job in jobs]  # type: ignore[index]
+    assert service.process.pid not in pids and len(set(pids)) == 2
+    assert resumed["status"] == "running" and resumed["attempts"] == 2
+    assert resumed["epoch"] > stopped_at  # type: ignore[operator]
+
+
+@contextmanager
+def ray_head() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A Ray cluster's head as an operator starts one, ``ray start --head --block``, on loopback;
+    yield its address once it listens; stop it (SIGTERM stops its processes) on leaving."""
+    with socket.socket() as probe:  # a free port for its GCS
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    command = [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+               "--disable-usage-stats", "--block"]  # fmt: skip
+    with subprocess.Popen(command, env={**os.environ, LOOPBACK_ENV: "0"}, stdout=subprocess.DEVNULL, text=True) as head:
+        try:
+            deadline = time.monotonic() + 60  # a bound for a hung start, not a speed check
+            while True:
+                assert head.poll() is None, "ray start --head exited"
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the Ray head did not listen within 60 s"
+                    time.sleep(0.1)
+            yield f"127.0.0.1:{port}", head
+        finally:
+            stop(head)
+
+
+async def test_the_service_joins_a_running_cluster_with_ray_address(tmp_path: Path) -> None:
+    with ray_head() as (address, head):
+        # Joining a cluster by its address, Ray authenticates only if told to (its token: ~/.ray/auth_token).
+        env = {LOOPBACK_ENV: "0", "RAY_AUTH_MODE": "token"}
+        with running_service(tmp_path, "--executor", "ray", "--ray-address", address, env=env) as service:
+            async with client_of(service) as client:
+                quick = await submit(client, epochs=2)
+                assert statuses(await events_of(client, quick))[-1] == "completed"
+                long = await submit(client, epochs=2000)
+                while (job := await job_of(client, long))["epoch"] is None:
+                    await anyio.sleep(0.05)
+                cluster = {process.pid for process in psutil.Process(head.pid).children(recursive=True)}
+                await client.delete(f"/jobs/{long}")
+            started_by_the_service = {child.pid for child in psutil.Process(service.process.pid).children(True)}
+    assert job["worker"]["pid"] in cluster  # type: ignore[index]  # a worker of the cluster that `ray start` made
+    assert job["worker"]["pid"] not in started_by_the_service  # type: ignore[index]  # no local Ray of its own

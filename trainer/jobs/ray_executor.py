@@ -1,0 +1,216 @@
+"""The Ray executor: each run of a job in a Ray actor of its own, its events streamed back in order."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+
+from eventbus import EventBus
+from trainer.events import LifecycleEvent
+
+from .errors import WorkerDiedError
+from .job import Job
+from .ray_worker import JobWorker
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["LOOPBACK_ENV", "RayExecutor"]
+
+T = TypeVar("T")
+
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Set to ``0`` before Ray is imported, a local Ray listens and connects on 127.0.0.1 only."""
+
+_POLL_SECONDS = 0.05  # how often a thread waiting for Ray looks whether its task was cancelled
+
+
+class RayExecutor:
+    """Runs each run of a job in its own Ray actor: a worker process, on any node of the cluster.
+
+    ``address=None`` starts a local Ray when the manager enters the executor (or uses the one this
+    process has already started with ``ray.init``); an address (``"ray://..."``, ``"HOST:6379"``,
+    ``"auto"``) joins an existing cluster. ``init_kwargs`` go to ``ray.init`` (``num_cpus``,
+    ``runtime_env``, ...); by default Ray's dashboard is not started and workers' output is not
+    copied to this process's. A local Ray started here listens on loopback only: unless the
+    environment says otherwise, :data:`LOOPBACK_ENV` is set to ``0`` before Ray is imported. Ray is
+    shut down on leaving if it was started here. Starting Ray blocks the event loop for the seconds
+    it takes: Ray's processes die with the thread that started them, so no worker thread can. The
+    process's SIGTERM handler is kept (``ray.init`` replaces it).
+
+    * Each run reserves ``num_cpus_per_job`` CPUs of the cluster; a run waits (``running``) until
+      an actor can be placed. The job's build is pickled to the worker and called there (see
+      :data:`~trainer.jobs.Build`); ``backup_dir`` must be on storage every node reaches.
+    * The worker runs the same ``fit_async`` with the same callbacks (inline ones next to the
+      model). Every lifecycle event reaches the manager's bus typed, in order, with ``run=job.id``,
+      in lists of what gathered in ``flush_seconds`` (each list costs a round trip through Ray):
+      at most ``backlog`` lists wait unread, each of at most ``maxsize`` events, and then the
+      worker's training waits for the manager (backpressure). An event's ``time`` is the worker's
+      monotonic clock.
+    * Cancelling the run asks the worker to stop before its next step, waits up to ``stop_timeout``
+      seconds for it (so backups and checkpoints being written are finished), then kills the actor.
+    * A worker process that dies (killed, out of memory, its node lost) fails the run with a
+      :class:`~trainer.jobs.WorkerDiedError` naming its host and pid, as soon as Ray reports it.
+    * ``Job.worker`` is the worker process: ``{"host", "pid"}``.
+
+    On trio, and on asyncio too, Ray's blocking calls run in worker threads (anyio's), one per
+    running job at a time, polling for cancellation every 50 ms.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus_per_job: float = 1,
+        *,
+        backlog: int = 8,
+        maxsize: int = 256,
+        flush_seconds: float = 0.01,
+        stop_timeout: float = 10.0,
+        init_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if address is not None and (not isinstance(address, str) or not address):
+            raise ValueError(
+                f"RayExecutor: address must be a Ray cluster's address, or None for a local Ray; got {address!r}"
+            )
+        cpus = num_cpus_per_job
+        if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not cpus >= 0:  # NaN too
+            raise ValueError(f"RayExecutor: num_cpus_per_job must be a number >= 0; got {num_cpus_per_job!r}")
+        for name, value in {"backlog": backlog, "maxsize": maxsize}.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"RayExecutor: {name} must be a positive integer; got {value!r}")
+        if isinstance(flush_seconds, bool) or not isinstance(flush_seconds, (int, float)) or not flush_seconds >= 0:
+            raise ValueError(f"RayExecutor: flush_seconds must be a number of seconds >= 0; got {flush_seconds!r}")
+        if isinstance(stop_timeout, bool) or not isinstance(stop_timeout, (int, float)) or not stop_timeout >= 0:
+            raise ValueError(f"RayExecutor: stop_timeout must be a number of seconds >= 0; got {stop_timeout!r}")
+        if init_kwargs is not None and not isinstance(init_kwargs, Mapping):
+            raise TypeError(f"RayExecutor: init_kwargs must be a mapping of ray.init's arguments; got {init_kwargs!r}")
+        self.address = address
+        self.num_cpus_per_job = num_cpus_per_job
+        self.backlog = backlog
+        self.maxsize = maxsize
+        self.flush_seconds = float(flush_seconds)
+        self.stop_timeout = float(stop_timeout)
+        self.init_kwargs = dict(init_kwargs or {})
+        self._ray: ModuleType | None = None
+        self._actor_class: Any = None
+        self._started_ray = False
+        # One waiting thread per running job: the manager's max_concurrent bounds them, and they
+        # must not wait for the threads that compute in-process jobs.
+        self._threads = anyio.CapacityLimiter(math.inf)
+
+    def __repr__(self) -> str:
+        return f"<RayExecutor {self.address or 'local'} num_cpus_per_job={self.num_cpus_per_job}>"
+
+    async def __aenter__(self) -> RayExecutor:
+        ray = _import_ray(local=self.address is None)
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, **self.init_kwargs}
+            on_sigterm = signal.getsignal(signal.SIGTERM)
+            try:
+                ray.init(address=self.address or "local", **kwargs)
+            except ConnectionError as error:
+                raise ConnectionError(
+                    f"RayExecutor: could not join the Ray cluster at {self.address}: {error}. A cluster with token "
+                    "authentication (Ray's default) needs RAY_AUTH_MODE=token in this process's environment, and "
+                    "the cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN"
+                ) from error
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, on_sigterm)  # ray.init sets its own: the application's stays
+            self._started_ray = True
+        self._ray = ray
+        self._actor_class = ray.remote(JobWorker)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        ray, self._ray = self._ray, None
+        if ray is not None and self._started_ray:
+            self._started_ray = False
+            ray.shutdown()
+
+    async def run(self, job: Job, *, bus: EventBus, backup_dir: str) -> None:
+        ray = self._ray
+        if ray is None:
+            raise RuntimeError("the RayExecutor is not running: a JobManager enters it")
+        actor = self._actor_class.options(num_cpus=self.num_cpus_per_job).remote()
+        placed, events = False, None
+        try:
+            job.worker = await self._get(actor.where.remote())
+            placed = True
+            train = actor.train.options(num_returns="streaming", _generator_backpressure_num_objects=self.backlog)
+            events = train.remote(job.build, job.id, os.fspath(backup_dir), self.maxsize, self.flush_seconds)
+            await self._publish_all(events, bus)
+        except anyio.get_cancelled_exc_class():
+            if placed:
+                # A worker that fails or dies meanwhile has stopped too: the job is cancelled all the same.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout), \
+                        contextlib.suppress(ray.exceptions.RayError):  # fmt: skip
+                    await self._get(actor.stop.remote())
+                    if events is not None:  # what the worker did before it stopped reaches the bus too
+                        await self._publish_all(events, bus)
+            raise
+        except ray.exceptions.RayTaskError as error:
+            raise error.cause from error  # what failed the run in the worker, as it failed it
+        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError,
+                ray.exceptions.NodeDiedError) as error:  # fmt: skip
+            where = f" (pid {job.worker['pid']} on {job.worker['host']})" if placed and job.worker else ""
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise WorkerDiedError(f"the Ray worker process running job {job.id}{where} died: {reason}") from error
+        finally:
+            ray.kill(actor)
+
+    async def _publish_all(self, events: Any, bus: EventBus) -> None:
+        while (batch := await self._in_thread(self._next_batch, events)) is not None:
+            for event in batch:
+                await bus.publish(event)
+
+    async def _get(self, ref: Any) -> Any:
+        return await self._in_thread(self._wait_and_get, ref)
+
+    async def _in_thread(self, call: Callable[[Any], T], arg: Any) -> T:
+        return await anyio.to_thread.run_sync(call, arg, limiter=self._threads)
+
+    def _wait_until_ready(self, ref: Any) -> None:
+        assert self._ray is not None
+        while not self._ray.wait([ref], timeout=_POLL_SECONDS)[0]:
+            anyio.from_thread.check_cancelled()
+
+    def _wait_and_get(self, ref: Any) -> Any:
+        self._wait_until_ready(ref)
+        assert self._ray is not None
+        return self._ray.get(ref)
+
+    def _next_batch(self, events: Any) -> list[LifecycleEvent] | None:
+        """The next list of events the worker yielded, or None once it has yielded them all."""
+        self._wait_until_ready(events)
+        try:
+            ref = next(events)
+        except StopIteration:
+            return None
+        assert self._ray is not None
+        batch: list[LifecycleEvent] = self._ray.get(ref)
+        return batch
+
+
+def _import_ray(*, local: bool) -> ModuleType:
+    if local and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ENV, "0")
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError(
+            "RayExecutor needs Ray: install the 'ray' extra, pip install 'eventbus-trainer[ray]'"
+        ) from exc
+    return ray

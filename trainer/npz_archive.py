@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
 import numpy as np
 from numpy.lib import format as npy_format
 
-__all__ = ["DEFLATE_RATIO_LIMIT", "Entry", "read_arrays", "survey"]
+__all__ = ["DEFLATE_RATIO_LIMIT", "Archive", "Entry", "open_archive", "read_arrays", "survey"]
 
 NPY_HEADER_LIMIT = 10_000
 """The largest ``.npy`` header read (numpy's own default limit for untrusted files)."""
@@ -48,11 +50,34 @@ class Entry:
         return int(np.prod(self.shape, dtype=object))
 
 
-def survey(path: str) -> dict[str, Entry]:
-    """The archive's arrays by name, from its directory and ``.npy`` headers alone."""
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """An archive file opened once: what :func:`survey` declares is what :func:`read_arrays` reads,
+    even if another file is renamed over ``path`` meanwhile (an atomic write of a newer backup)."""
+
+    path: str
+    file: IO[bytes]
+
+
+@contextmanager
+def open_archive(path: str) -> Iterator[Archive]:
+    """Open ``path`` for :func:`survey` and :func:`read_arrays`; FileNotFoundError if there is none."""
     try:
-        file_size = os.path.getsize(path)
-        with zipfile.ZipFile(path) as archive:
+        file = open(path, "rb")  # noqa: SIM115 (closed below, after the caller is done)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ValueError(f"{path!r} cannot be read: {error.strerror}") from None
+    with file:
+        yield Archive(path, file)
+
+
+def survey(source: Archive) -> dict[str, Entry]:
+    """The archive's arrays by name, from its directory and ``.npy`` headers alone."""
+    path = source.path
+    try:
+        file_size = os.fstat(source.file.fileno()).st_size
+        with zipfile.ZipFile(source.file) as archive:
             infos = archive.infolist()
             if len(infos) > _MAX_ENTRIES:
                 raise ValueError(f"{path!r} holds {len(infos)} entries, more than any model file has.")
@@ -64,12 +89,12 @@ def survey(path: str) -> dict[str, Entry]:
         raise ValueError(f"{path!r} is not a readable trainer file (truncated, corrupt or foreign): {error}") from None
 
 
-def read_arrays(path: str, entries: list[Entry]) -> dict[str, np.ndarray]:
+def read_arrays(source: Archive, entries: list[Entry]) -> dict[str, np.ndarray]:
     """Read the arrays of ``entries`` (from :func:`survey`, checked by the caller), never more bytes
     than they declare."""
-    arrays = {}
+    path, arrays = source.path, {}
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source.file) as archive:
             for entry in entries:
                 with archive.open(entry.info) as stream:
                     version = npy_format.read_magic(stream)

@@ -33,7 +33,7 @@ from trainer.atomic_file import write_atomically
 from trainer.initializers import BudgetExceededError, element_budget
 from trainer.layers.registry import register_serializable
 from trainer.model import Sequential
-from trainer.npz_archive import Entry, read_arrays, survey
+from trainer.npz_archive import Archive, Entry, open_archive, read_arrays, survey
 
 __all__ = [
     "BACKUP_SUFFIX",
@@ -74,19 +74,19 @@ def _atomic_write(path: str, arrays: dict[str, np.ndarray]) -> None:
     write_atomically(path, lambda file: np.savez(file, **arrays))  # type: ignore[arg-type]
 
 
-def _survey(path: str, kind: str) -> tuple[dict[str, Any], dict[str, Entry]]:
+def _survey(archive: Archive, kind: str) -> tuple[dict[str, Any], dict[str, Entry]]:
     """The checked header of one of our files of `kind`, and its other entries as declared (none read)."""
-    entries = survey(path)
+    path, entries = archive.path, survey(archive)
     entry = file_checks.header_entry(path, entries, _HEADER_KEY, kind)
-    header = file_checks.parse_header(path, read_arrays(path, [entry])[_HEADER_KEY])
+    header = file_checks.parse_header(path, read_arrays(archive, [entry])[_HEADER_KEY])
     del entries[_HEADER_KEY]
     return file_checks.check_header(path, header, kind, _FORMAT_VERSION), entries
 
 
-def _read_checked(path: str, weights: list[Entry], others: list[Entry]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+def _read_checked(archive: Archive, weights: list[Entry], others: list[Entry]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     """Read what the checks let through: the weights (as float32, in order) and the other arrays by
     name (optimizer state as float32 but for its iteration count)."""
-    arrays = read_arrays(path, weights + others)
+    path, arrays = archive.path, read_arrays(archive, weights + others)
     floats = {
         e.name: arrays[e.name]
         for e in weights + others
@@ -174,9 +174,10 @@ def load_weights(model: Sequential, filepath: str | os.PathLike[str]) -> None:
     path = os.fspath(filepath)
     kind = "model" if path.endswith(MODEL_SUFFIX) else "weights"
     _check_suffix(path, MODEL_SUFFIX if kind == "model" else WEIGHTS_SUFFIX, "load_weights")
-    _, entries = _survey(path, kind)
     expected = [w.shape for w in _built_weights(model)]
-    weights, _ = _read_checked(path, file_checks.check_weight_entries(path, entries, expected, f"model {model.name!r}"), [])
+    with open_archive(path) as archive:
+        _, entries = _survey(archive, kind)
+        weights, _ = _read_checked(archive, file_checks.check_weight_entries(path, entries, expected, f"model {model.name!r}"), [])
     model.set_weights(weights)
 
 
@@ -204,14 +205,15 @@ def load_backup(
     (KeyError, TypeError, ValueError, ...) becomes a ValueError naming the file, the model unchanged.
     """
     path = _check_suffix(filepath, BACKUP_SUFFIX, "load_backup")
-    header, entries = _survey(path, "backup")
     model_weights = _built_weights(model)
-    weight_entries = file_checks.check_weight_entries(path, entries, [w.shape for w in model_weights], f"model {model.name!r}")
-    optimizer_entries = _optimizer_entries(path, entries, model)
-    # Callbacks keep copies of weights (EarlyStopping's best) and small states (random generators).
-    limit = 4 * sum(w.nbytes for w in model_weights) + (1 << 20)
-    extra_entries = file_checks.check_extra_entries(path, entries, limit)
-    weights, arrays = _read_checked(path, weight_entries, optimizer_entries + extra_entries)
+    with open_archive(path) as archive:
+        header, entries = _survey(archive, "backup")
+        weight_entries = file_checks.check_weight_entries(path, entries, [w.shape for w in model_weights], f"model {model.name!r}")
+        optimizer_entries = _optimizer_entries(path, entries, model)
+        # Callbacks keep copies of weights (EarlyStopping's best) and small states (random generators).
+        limit = 4 * sum(w.nbytes for w in model_weights) + (1 << 20)
+        extra_entries = file_checks.check_extra_entries(path, entries, limit)
+        weights, arrays = _read_checked(archive, weight_entries, optimizer_entries + extra_entries)
     state = header.get("state", {})
     extra = {name.removeprefix("extra/"): v for name, v in arrays.items() if name.startswith("extra/")}
     if check_state is not None:
@@ -232,7 +234,17 @@ def load_model(filepath: str | os.PathLike[str], compile: bool = True) -> Sequen
     than that is refused before its weights are made.
     """
     path = _check_suffix(filepath, MODEL_SUFFIX, "load_model")
-    header, entries = _survey(path, "model")
+    with open_archive(path) as archive:
+        model, weights, arrays = _read_model(archive, compile)
+    model.set_weights(weights)
+    _restore_optimizer(path, model, arrays)
+    return model
+
+
+def _read_model(archive: Archive, compile: bool) -> tuple[Sequential, list[np.ndarray], dict[str, np.ndarray]]:  # noqa: A002
+    """The model a `.model.npz` archive describes (built, maybe compiled), and the arrays to load into it."""
+    path = archive.path
+    header, entries = _survey(archive, "model")
     weight_entries = file_checks.check_weight_entries(path, entries, None)
     try:
         with element_budget(sum(entry.size for entry in weight_entries)):
@@ -250,7 +262,5 @@ def load_model(filepath: str | os.PathLike[str], compile: bool = True) -> Sequen
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
             raise ValueError(f"{path!r} holds compile settings this engine cannot use: {error}") from None
         optimizer_entries = _optimizer_entries(path, entries, model)
-    weights, arrays = _read_checked(path, weight_entries, optimizer_entries)
-    model.set_weights(weights)
-    _restore_optimizer(path, model, arrays)
-    return model
+    weights, arrays = _read_checked(archive, weight_entries, optimizer_entries)
+    return model, weights, arrays

@@ -5,8 +5,8 @@
 
 A small MLP 16-64-64-4 (relu, softmax + sparse_categorical_crossentropy, SGD 0.01), batch 32, one
 epoch of synthetic data per measurement, ``shuffle=False``, interpreter work rather than BLAS: where
-the engine's per-batch costs show most. The variants alternate, so machine noise hits them alike;
-medians are reported, with each variant's ratio to ``fit`` at ``verbose=0`` and its extra cost per
+the engine's per-batch costs show most. The variants alternate, in a new order each round, so machine
+noise hits them alike; medians are reported, with each variant's ratio to ``fit`` at ``verbose=0`` and its extra cost per
 batch (``delta_us_per_batch``), in wall-clock time and in the process's CPU time (every thread's; on a
 shared machine the steadier of the two, since it leaves out the time other processes held the cores):
 
@@ -37,6 +37,7 @@ import contextlib
 import io
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -151,8 +152,11 @@ def time_variants(x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, tuple
     for epoch in chosen.values():
         epoch(x[:320], y[:320])  # warm up: imports, first calls
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in chosen}
-    for _ in range(repeats):
-        for name, epoch in chosen.items():
+    for repeat in range(repeats):
+        # A new order each round: a variant right after another (the bare loop, say) runs faster or
+        # slower for it, and a fixed order would give that to the same variant every time.
+        for name in random.Random(repeat).sample(list(chosen), len(chosen)):
+            epoch = chosen[name]
             started, cpu = time.perf_counter(), time.process_time()
             epoch(x, y)
             times[name].append((time.perf_counter() - started, time.process_time() - cpu))

@@ -149,7 +149,7 @@ def restart(count: int, events_per_job: int = 30) -> dict[str, Any]:
                            epoch=events_per_job - 1, submitted_at=now + index, finished_at=now + index + 0.5) for index in range(count)]  # fmt: skip
         data = json.dumps({"event": "EpochEnd", "epoch": 0, "logs": {"loss": 0.5, "accuracy": 0.9}})
         events = [StoredEvent(index + 1, jobs[index // events_per_job].id, "EpochEnd", data) for index in range(count * events_per_job)]
-        store.write(jobs, events)
+        store.write([job.record() for job in jobs], events)
         store.close()
         command = [sys.executable, "-m", "trainer.service", "--workdir", workdir, "--port", "0", "--keep-finished", str(count)]
         started = time.perf_counter()

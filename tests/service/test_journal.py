@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import anyio
+import anyio.from_thread
 import pytest
 
 from trainer.events import EpochEnd
@@ -92,3 +94,36 @@ async def test_a_cancelled_writer_commits_what_was_pending(tmp_path: Path) -> No
         await anyio.sleep(0.01)
         tg.cancel_scope.cancel()
     assert [e.kind for e in JobStore(tmp_path / "service.sqlite3").events()] == ["EpochEnd"]
+
+
+async def test_what_is_recorded_while_a_batch_is_written_is_written_next(tmp_path: Path) -> None:
+    journal = opened(tmp_path, flush_seconds=0.01)
+    write, writing = journal.store.write, anyio.Event()
+
+    def slow_write(*arguments: object) -> None:
+        write(*arguments)  # type: ignore[arg-type]
+        anyio.from_thread.run_sync(writing.set)
+        time.sleep(0.2)
+
+    journal.store.write = slow_write  # type: ignore[method-assign]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(journal.run_writer)
+        with anyio.fail_after(10):
+            await writing.wait()  # the first batch (jobs a and b) is being written
+        journal.jobs["a"].status = JobStatus.COMPLETED
+        journal.save(journal.jobs["a"])  # and nothing else happens after it
+        with anyio.fail_after(10):
+            while JobStore(tmp_path / "service.sqlite3").jobs()[0].status is not JobStatus.COMPLETED:
+                await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+
+
+async def test_ids_stay_above_every_earlier_one_when_retention_emptied_the_store(tmp_path: Path) -> None:
+    first = opened(tmp_path)
+    await first.record(EpochEnd(run="a", logs={}, epoch=0))
+    await first.flush()
+    seen = first.last_id
+    await first.forget(["a", "b"])  # every job and event gone
+    later = opened(tmp_path)
+    await later.record(EpochEnd(run="a", logs={}, epoch=0))
+    assert later.last_id > seen

@@ -148,6 +148,9 @@ async def test_routing_errors_answer_json(client: httpx.AsyncClient) -> None:
     assert_json_error(await client.get("/nowhere"), 404)
     assert_json_error(await client.put("/jobs"), 405)
     assert_json_error(await client.get("/jobs", params={"limit": "0"}), 422)
+    for digit in ("\u00b2", "\u2460", "\u0663"):  # digits to str.isdigit(), not to int()
+        assert_json_error(await client.get("/jobs", params={"offset": digit}), 422)
+        assert_json_error(await client.get("/events", params={"last_event_id": digit}), 422)
 
 
 async def test_the_dashboard_logs_in_with_a_strict_http_only_cookie(service: Service) -> None:

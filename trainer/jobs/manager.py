@@ -181,7 +181,7 @@ class JobManager:
             raise ValueError(f"job_id must be 1 to 64 letters, digits, '-' or '_'; got {job_id!r}")
         if job_id in self._jobs:
             raise ValueError(f"job_id {job_id!r} is a job of this manager already; resume it instead")
-        self._check_room()
+        self.check_room()
         label = name or str(getattr(build, "__name__", "job"))
         job = Job(job_id or self._new_id(), label, build, self.history_size, info=info, attempts=attempts)
         self._jobs[job.id] = job
@@ -226,7 +226,7 @@ class JobManager:
             raise JobStateError(
                 job.id, f"is {job.status.value}; only a cancelled or failed job can be resumed"
             )
-        self._check_room()
+        self.check_room()
         self._finished.pop(job.id, None)
         job.requeue()
         self._start(job)
@@ -306,7 +306,9 @@ class JobManager:
             backup_dir = os.path.join(self._workdir, job_id)
             await anyio.to_thread.run_sync(partial(shutil.rmtree, backup_dir, ignore_errors=True))
 
-    def _check_room(self) -> None:
+    def check_room(self) -> None:
+        """Raise :class:`JobLimitError` if ``max_queued`` jobs are waiting already: what ``submit`` and
+        ``resume`` would raise, for a caller that does costly work before either."""
         waiting = sum(job.status is JobStatus.QUEUED for job in self._jobs.values())
         if waiting >= self.max_queued:
             raise JobLimitError(f"{waiting} jobs are already waiting for a training slot (max_queued={self.max_queued})")

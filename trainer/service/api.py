@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from .sse import EncodedEvents, batch_level, epoch_level
 __all__ = ["JobRequest", "routes"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+_WHOLE_NUMBER = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes '²', which int() refuses
 
 
 class JobRequest(pydantic.BaseModel):
@@ -160,7 +163,7 @@ def _last_event_id(request: Request, default: int = 0) -> int:
     given = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if given is None:
         return default
-    if not given.isdigit() or len(given) > 18:
+    if not _WHOLE_NUMBER.fullmatch(given) or len(given) > 18:
         raise InvalidRequest([{"field": "Last-Event-ID", "reason": f"must be an event id (a whole number); got {given[:40]!r}"}], "invalid query")
     return int(given)
 
@@ -169,7 +172,7 @@ def _query_integer(request: Request, name: str, default: int, low: int, high: in
     given = request.query_params.get(name)
     if given is None:
         return default
-    if not given.isdigit() or len(given) > 12 or not low <= int(given) <= high:
+    if not _WHOLE_NUMBER.fullmatch(given) or len(given) > 12 or not low <= int(given) <= high:
         raise InvalidRequest([{"field": name, "reason": f"must be a whole number from {low} to {high}; got {given[:40]!r}"}], "invalid query")
     return int(given)
 

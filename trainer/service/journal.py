@@ -50,10 +50,9 @@ class Journal:
         self.store = store
         self.jobs: dict[str, ServiceJob] = {job.id: job for job in store.jobs()}
         # Ids given to events that were not yet committed when a process died are lost with them,
-        # and a client may have seen them: each start numbers on from a new block of 2**32, above
-        # every id an earlier process gave.
-        stored = store.last_event_id()
-        self._last_id = 0 if stored == 0 else ((stored >> _ID_BLOCK) + 1) << _ID_BLOCK
+        # and a client may have seen them: each start numbers on from a block of 2**32 ids of its
+        # own, above every id an earlier process gave, whatever retention deleted since.
+        self._last_id = store.next_id_block() << _ID_BLOCK
         self._flush_seconds = flush_seconds
         self._max_pending = max_pending
         self._recent: list[StoredEvent] = []  # ids increasing; the uncommitted ones among them
@@ -135,7 +134,10 @@ class Journal:
         commits what is pending first."""
         try:
             while True:
-                await self._new.wait()
+                # No await between the check and the wait: whatever is recorded after it sets the
+                # event waited on (one recorded during the last commit is pending, not waited for).
+                if not self._dirty and self._pending() == 0:
+                    await self._new.wait()
                 await anyio.sleep(self._flush_seconds)
                 await self.flush()
         finally:
@@ -145,12 +147,15 @@ class Journal:
     async def flush(self) -> None:
         """Commit every job change and event recorded so far."""
         async with self._store_lock:
+            # The records are taken here, on the loop's thread: the loop goes on changing the jobs
+            # while the worker thread writes.
             jobs, self._dirty = list(self._dirty.values()), {}
+            records = [job.record() for job in jobs]
             start = bisect.bisect_right(self._recent, self._committed, key=_id)
             events = self._recent[start:]
             if jobs or events:
                 try:
-                    await anyio.to_thread.run_sync(self.store.write, jobs, events)
+                    await anyio.to_thread.run_sync(self.store.write, records, events)
                 except BaseException:
                     self._dirty.update({job.id: job for job in jobs if job.id not in self._dirty})
                     raise

@@ -178,6 +178,7 @@ class TrainingService:
             values = template.validate(params)
         except pydantic.ValidationError as error:
             raise InvalidRequest(validation_details(error, prefix="params", known=list(template.params.model_fields))) from None
+        self.manager.check_room()  # before the build: a full queue costs no model and no data
         spec = await self._build_checked(template, values)
         job = self.manager.submit(partial(template.build, values), name=name or template.name, info={"template": template.name})
         record = ServiceJob(
@@ -269,16 +270,18 @@ class TrainingService:
         async with self._sweeping:
             jobs = list(self.journal.jobs.values())
             expired = self.retention.expired(jobs, time.time())
+            await self.journal.forget(expired)  # then the backups: a crash between leaves orphans, deleted at start
             await self._delete_backups(expired)
-            await self.journal.forget(expired)
             jobs = [job for job in jobs if job.id not in expired]
             sizes = {job.id: await anyio.to_thread.run_sync(backup_size, self._backup_of(job.id)) for job in jobs
                      if job.status.resumable and job.backup}  # fmt: skip
-            for job_id in self.retention.over_quota(jobs, sizes):
-                await self._delete_backups([job_id])
-                job = self.journal.jobs[job_id]
-                job.backup = False
-                self.journal.save(job)
+            pruned = self.retention.over_quota(jobs, sizes)
+            for job_id in pruned:
+                self.journal.jobs[job_id].backup = False
+                self.journal.save(self.journal.jobs[job_id])
+            if pruned:
+                await self.journal.flush()  # "no backup" is on disk before the backups go
+            await self._delete_backups(pruned)
 
     async def _delete_backups(self, job_ids: list[str]) -> None:
         for job_id in job_ids:

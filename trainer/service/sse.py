@@ -3,8 +3,9 @@
 At epoch level a stream reads the journal, so it is lossless: a reader that falls behind is sent
 everything it missed, from memory or from the database, and holds nothing meanwhile. At batch level
 the batch events come from the bus, coalesced to the newest of each kind for a reader that falls
-behind (``keep_latest``); the epoch-level events among them keep their ids, so a reconnecting
-client with ``Last-Event-ID`` is sent the stored ones it missed.
+behind (``keep_latest``), while the epoch-level events among them are sent from the journal, in
+order, none lost, with their ids: a reconnecting client with ``Last-Event-ID`` is sent the stored
+ones it missed.
 """
 
 from __future__ import annotations
@@ -89,9 +90,21 @@ async def batch_level(
             texts = []
             for event in await live.receive_batch():
                 stored = journal.event_id(event)
-                if stored is not None and stored <= after:
+                if stored is None:  # a batch event: not stored, sent as it comes
+                    texts.append(encoded(event))
                     continue
-                texts.append(encoded(event))
+                if stored <= after:
+                    continue
+                # Stored events come from the journal, the ones the live stream coalesced away too:
+                # everything of the job up to this one, in order.
+                while after < stored:
+                    missed, _ = await journal.read(job=job, after=after, limit=_BATCH_READS)
+                    caught_up = [e for e in missed if e.id <= stored]
+                    if not caught_up:
+                        break
+                    texts.extend(map(stored_message, caught_up))
+                    after = caught_up[-1].id
+                after = max(after, stored)
                 if isinstance(event, JobStatusChanged) and event.status.finished and finished():
                     yield "".join(texts)
                     return

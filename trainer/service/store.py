@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_job ON events (job, id);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 """
 
 
@@ -65,13 +69,18 @@ class JobStore:
         rows = self._db.execute("SELECT record FROM jobs ORDER BY rowid").fetchall()
         return [ServiceJob.from_record(json.loads(record)) for (record,) in rows]
 
-    def last_event_id(self) -> int:
-        (last,) = self._db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
-        return int(last)
+    def next_id_block(self) -> int:
+        """A number no earlier caller on this file was given (0, 1, 2, ...), committed before it returns."""
+        with self._transaction():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'id_block'").fetchone()
+            block = 0 if row is None else int(row[0]) + 1
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('id_block', ?)", (block,))
+        return block
 
-    def write(self, jobs: Iterable[ServiceJob], events: Sequence[StoredEvent]) -> None:
-        """Save ``jobs`` (their whole records) and append ``events``, in one transaction."""
-        rows = [(job.id, json.dumps(job.record()), job.finished_at) for job in jobs]
+    def write(self, jobs: Iterable[dict[str, Any]], events: Sequence[StoredEvent]) -> None:
+        """Save ``jobs`` (whole records, as :meth:`ServiceJob.record` gives them) and append ``events``,
+        in one transaction."""
+        rows = [(job["id"], json.dumps(job), job["finished_at"]) for job in jobs]
         with self._transaction():
             self._db.executemany(
                 "INSERT INTO jobs (id, record, finished_at) VALUES (?, ?, ?) "

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from trainer import activations, initializers, regularizers
-from trainer.layers.layer import Layer, Shape
+from trainer.layers.kernel_layer import KernelLayer
+from trainer.layers.layer import Shape
 from trainer.layers.windows import (
     Windows,
     as_2d,
@@ -28,7 +29,7 @@ from trainer.serialization import deserialize, serialize
 __all__ = ["BaseConv"]
 
 
-class BaseConv(Layer):
+class BaseConv(KernelLayer):
     """A channels-last convolution over `rank` spatial axes (1 or 2), with Keras 3's parameters.
 
     The kernel has Keras's shape `(*kernel_size, input_channels, filters)`; weights are
@@ -83,10 +84,7 @@ class BaseConv(Layer):
         channels = input_shape[-1]
         assert channels is not None
         shape = (*self.kernel_size, channels, self.filters)
-        self.kernel = self.kernel_initializer(shape).astype(np.float32, copy=False)
-        self.bias = self.bias_initializer((self.filters,)).astype(np.float32, copy=False) if self.use_bias else None
-        self._kernel_grad = np.zeros_like(self.kernel)
-        self._bias_grad = None if self.bias is None else np.zeros_like(self.bias)
+        self._make_weights(shape, (self.filters,))
         spatial = input_shape[1:-1] if self.rank == 2 else (1, input_shape[1])
         self._windows = Windows(
             (None, *spatial, channels),
@@ -161,27 +159,6 @@ class BaseConv(Layer):
             part = flat_grad @ kernel[i, j].T
             padded_grad[index] += part.reshape(n, w.out_rows, w.out_cols, w.channels)
         return w.unpad(padded_grad).reshape(n, *self._input_tail).copy()
-
-    @property
-    def weights(self) -> list[np.ndarray]:
-        if not self.built:
-            return []
-        return [self.kernel] if self.bias is None else [self.kernel, self.bias]
-
-    @property
-    def gradients(self) -> list[np.ndarray]:
-        if not self.built:
-            return []
-        return [self._kernel_grad] if self._bias_grad is None else [self._kernel_grad, self._bias_grad]
-
-    @property
-    def losses(self) -> list[np.float32]:
-        penalties = []
-        if self.built and self.kernel_regularizer is not None:
-            penalties.append(self.kernel_regularizer(self.kernel))
-        if self.built and self.bias is not None and self.bias_regularizer is not None:
-            penalties.append(self.bias_regularizer(self.bias))
-        return penalties
 
     def get_config(self) -> dict[str, Any]:
         return {

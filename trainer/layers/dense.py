@@ -7,13 +7,14 @@ from typing import Any
 import numpy as np
 
 from trainer import activations, initializers, regularizers
-from trainer.layers.layer import Layer, Shape
+from trainer.layers.kernel_layer import KernelLayer
+from trainer.layers.layer import Shape
 from trainer.serialization import deserialize, serialize
 
 __all__ = ["Dense"]
 
 
-class Dense(Layer):
+class Dense(KernelLayer):
     """A fully connected layer with Keras 3's parameters and defaults."""
 
     def __init__(
@@ -46,10 +47,7 @@ class Dense(Layer):
         input_dim = input_shape[-1]
         if input_dim is None:
             raise ValueError(f"Dense {self.name!r} needs a known last input dimension, got shape {input_shape}.")
-        self.kernel = self.kernel_initializer((input_dim, self.units)).astype(np.float32, copy=False)
-        self.bias = self.bias_initializer((self.units,)).astype(np.float32, copy=False) if self.use_bias else None
-        self._kernel_grad = np.zeros_like(self.kernel)
-        self._bias_grad = None if self.bias is None else np.zeros_like(self.bias)
+        self._make_weights((input_dim, self.units), (self.units,))
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -80,27 +78,6 @@ class Dense(Layer):
                 assert self.bias is not None  # built together with its gradient
                 self._bias_grad += self.bias_regularizer.gradient(self.bias)
         return grad @ self.kernel.T if need_input_grad else None
-
-    @property
-    def weights(self) -> list[np.ndarray]:
-        if not self.built:
-            return []
-        return [self.kernel] if self.bias is None else [self.kernel, self.bias]
-
-    @property
-    def gradients(self) -> list[np.ndarray]:
-        if not self.built:
-            return []
-        return [self._kernel_grad] if self._bias_grad is None else [self._kernel_grad, self._bias_grad]
-
-    @property
-    def losses(self) -> list[np.float32]:
-        penalties = []
-        if self.built and self.kernel_regularizer is not None:
-            penalties.append(self.kernel_regularizer(self.kernel))
-        if self.built and self.bias is not None and self.bias_regularizer is not None:
-            penalties.append(self.bias_regularizer(self.bias))
-        return penalties
 
     def get_config(self) -> dict[str, Any]:
         return {

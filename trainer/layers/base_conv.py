@@ -24,7 +24,6 @@ from trainer.layers.windows import (
     normalize_tuple,
     output_length,
 )
-from trainer.serialization import deserialize, serialize
 
 __all__ = ["BaseConv"]
 
@@ -169,19 +168,4 @@ class BaseConv(KernelLayer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": serialize(self.kernel_initializer),
-            "bias_initializer": serialize(self.bias_initializer),
-            "kernel_regularizer": serialize(self.kernel_regularizer),
-            "bias_regularizer": serialize(self.bias_regularizer),
         }
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> BaseConv:
-        config = dict(config)
-        for key in ("kernel_initializer", "bias_initializer"):
-            config[key] = deserialize("initializer", config[key])
-        for key in ("kernel_regularizer", "bias_regularizer"):
-            config[key] = deserialize("regularizer", config[key])
-        return cls(**config)

@@ -9,7 +9,6 @@ import numpy as np
 from trainer import activations, initializers, regularizers
 from trainer.layers.kernel_layer import KernelLayer
 from trainer.layers.layer import Shape
-from trainer.serialization import deserialize, serialize
 
 __all__ = ["Dense"]
 
@@ -83,19 +82,4 @@ class Dense(KernelLayer):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": serialize(self.kernel_initializer),
-            "bias_initializer": serialize(self.bias_initializer),
-            "kernel_regularizer": serialize(self.kernel_regularizer),
-            "bias_regularizer": serialize(self.bias_regularizer),
         }
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Dense:
-        config = dict(config)
-        for key in ("kernel_initializer", "bias_initializer"):
-            config[key] = deserialize("initializer", config[key])
-        for key in ("kernel_regularizer", "bias_regularizer"):
-            config[key] = deserialize("regularizer", config[key])
-        return cls(**config)

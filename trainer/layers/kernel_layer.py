@@ -1,13 +1,19 @@
-"""KernelLayer: what Dense and the convolutions share, a kernel and an optional bias, each with its regularizer."""
+"""KernelLayer: what Dense and the convolutions share, a kernel and an optional bias, each with its
+initializer and regularizer, and an activation."""
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import numpy as np
 
-from trainer import initializers, regularizers
+from trainer import activations, initializers, regularizers
 from trainer.layers.layer import Layer
+from trainer.serialization import deserialize, serialize
 
 __all__ = ["KernelLayer"]
+
+K = TypeVar("K", bound="KernelLayer")
 
 
 class KernelLayer(Layer):
@@ -17,6 +23,7 @@ class KernelLayer(Layer):
 
     kernel: np.ndarray
     bias: np.ndarray | None
+    activation: activations.ActivationFn
     use_bias: bool
     kernel_initializer: initializers.Initializer
     bias_initializer: initializers.Initializer
@@ -51,3 +58,23 @@ class KernelLayer(Layer):
         if self.built and self.bias is not None and self.bias_regularizer is not None:
             penalties.append(self.bias_regularizer(self.bias))
         return penalties
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": serialize(self.kernel_initializer),
+            "bias_initializer": serialize(self.bias_initializer),
+            "kernel_regularizer": serialize(self.kernel_regularizer),
+            "bias_regularizer": serialize(self.bias_regularizer),
+        }
+
+    @classmethod
+    def from_config(cls: type[K], config: dict[str, Any]) -> K:
+        config = dict(config)
+        for key in ("kernel_initializer", "bias_initializer"):
+            config[key] = deserialize("initializer", config[key])
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            config[key] = deserialize("regularizer", config[key])
+        return cls(**config)

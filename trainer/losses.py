@@ -337,7 +337,7 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 def _labels(y_true: np.ndarray) -> np.ndarray:
-    labels = y_true.reshape(len(y_true))
+    labels = y_true if y_true.ndim == 1 else y_true.reshape(len(y_true))  # reshape costs even when it is a no-op
     return labels if labels.dtype.kind in "iu" else labels.astype(np.intp)
 
 

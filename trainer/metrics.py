@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.float32_rounding import to_float32
 from trainer.losses import mean_absolute_error, mean_squared_error
 from trainer.lookup import lookup
 
@@ -98,8 +99,10 @@ class Mean(Metric):
         self.reset_state()
 
     def reset_state(self) -> None:
-        self.total = np.float32(0)
-        self.count = np.float32(0)
+        # Python floats holding float32 values, updated with float32 rounding (trainer.float32_rounding):
+        # Keras's float32 totals, bit for bit, without a numpy scalar operation at every step.
+        self.total = 0.0
+        self.count = 0.0
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         values = np.asarray(values, dtype=np.float32)
@@ -110,9 +113,15 @@ class Mean(Metric):
             self.add((values * weights).sum(dtype=np.float32), weights.sum(dtype=np.float32))
 
     def add(self, weighted_total: float | np.floating, weight: float | np.floating) -> None:
-        """Add a pre-weighted total and its weight: the cheap path the engine calls every batch."""
-        self.total = np.float32(self.total + np.float32(weighted_total))
-        self.count = np.float32(self.count + np.float32(weight))
+        """Add a pre-weighted total (rounded to float32 first) and its weight."""
+        self.total = to_float32(self.total + to_float32(float(weighted_total)))
+        self.count = to_float32(self.count + to_float32(float(weight)))
+
+    def add_weighted(self, value: float | np.floating, weight: int) -> None:
+        """Add ``value * weight`` (their float32 product) and ``weight``: the engine's call at every
+        step, Keras's loss tracker fed the batch's mean loss weighted by the batch size."""
+        self.total = to_float32(self.total + to_float32(float(value) * weight))
+        self.count = to_float32(self.count + weight)
 
     def result(self) -> np.float32:
         return np.float32(self.total / self.count) if self.count else np.float32(0)

@@ -330,7 +330,7 @@ class Sequential(Trainer):
         self, loss: np.float32, n: int, y: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
     ) -> None:
         # Keras weights the loss tracker by batch size, not by sample_weight.
-        self._loss_tracker.add(loss * np.float32(n), n)
+        self._loss_tracker.add_weighted(loss, n)
         for metric in self._compiled_metrics:  # type: ignore[union-attr]
             metric.update_state(y, y_pred)
         for metric in self._weighted_metrics:  # type: ignore[union-attr]

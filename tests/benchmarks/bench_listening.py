@@ -2,6 +2,7 @@
 
     python -m tests.benchmarks.bench_listening [--repeats 7] [--samples 40000]
     python -m tests.benchmarks.bench_listening --keras-python /work/wt/keras-venv/bin/python
+    python -m tests.benchmarks.bench_listening --instructions [--samples 10000]
 
 A small MLP 16-64-64-4 (relu, softmax + sparse_categorical_crossentropy, SGD 0.01), batch 32, one
 epoch of synthetic data per measurement, ``shuffle=False``, interpreter work rather than BLAS: where
@@ -28,6 +29,15 @@ Then the event loop's lag (a heartbeat sleeping 1 ms) while ``fit_async`` trains
 and the ten queued hooks, on asyncio and trio, beside the lag of an idle loop on the same machine. With ``--keras-python``, the same model in Keras 3
 (whatever ``KERAS_BACKEND`` that interpreter gets, ``jax`` by default) at ``verbose=0`` / ``1`` and
 with one synchronous no-op batch hook, run in that interpreter (never a dependency of this project).
+
+With ``--instructions``, instead of timing, each variant's instructions are counted with valgrind
+(:mod:`.instructions`; every thread's, one BLAS thread), the steady measure where timings swing: per
+batch (a step's own cost, between an epoch and one twice as long) and for a whole epoch of
+``--samples`` (model building and the fit's setting up included), ``fit_over_bare_*`` and each
+variant's ratios to ``fit_verbose_0``. Under valgrind a program runs some 50 times slower, so what
+happens every so many seconds happens some 50 times more often per batch: the bar's redraws (every
+``interval``) and the handoff's wake-ups of the loop (its gathers last up to 5 ms) are counted as
+if a step took 4 ms; their figures are upper bounds. Valgrind also runs threads one at a time.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from . import instructions
 from .bench_step import softmax_crossentropy
 
 FEATURES, HIDDEN, CLASSES, BATCH_SIZE = 16, 64, 4, 32
@@ -311,18 +322,69 @@ def keras_figures(python: str, samples: int, repeats: int) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def run_one(variant: str, data_samples: int, samples: int) -> None:
+    """One epoch of ``samples`` of one variant, after the same warm-up as :func:`time_variants`: what
+    :func:`count_variants` counts. The data is ``data_samples`` long whatever ``samples`` is, so that
+    making it is the same work in every count."""
+    x, y = data(max(data_samples, 320))
+    epoch = variants()[variant]
+    epoch(x[:320], y[:320])
+    if samples:
+        epoch(x[:samples], y[:samples])
+
+
+def count_variants(samples: int) -> dict[str, tuple[float, int]]:
+    """Each variant's instructions per batch (between an epoch of ``samples`` and one of twice as many:
+    a step's own cost) and for a whole epoch of ``samples`` (a model built, a fit's setting up)."""
+    steps = -(-samples // BATCH_SIZE)
+    counts = {}
+    for name in variants():
+        child = ["-m", "tests.benchmarks.bench_listening", "--one", name, str(2 * samples)]
+        none, once, twice = (instructions.count([*child, str(n)]) for n in (0, samples, 2 * samples))
+        counts[name] = ((twice - once) / steps, once - none)
+    return counts
+
+
+def print_counts(samples: int, context: dict[str, Any]) -> None:
+    if not instructions.available():
+        print(json.dumps({"benchmark": "listening_instructions", "error": "valgrind is not installed"}), flush=True)
+        return
+    counts = count_variants(samples)
+    base, base_epoch = counts["fit_verbose_0"]
+    bare, bare_epoch = counts["bare"]
+    for name, (per_batch, epoch) in counts.items():
+        result: dict[str, Any] = {"benchmark": "listening_instructions", "variant": name,
+                                  "instructions_per_batch": round(per_batch), "epoch_instructions": epoch}  # fmt: skip
+        if name == "fit_verbose_0":
+            result["fit_over_bare_instructions_per_batch"] = round(bare / per_batch, 3)
+            result["fit_over_bare_epoch_instructions"] = round(bare_epoch / epoch, 3)
+        elif name != "bare":
+            result["ratio_to_fit_verbose_0"] = round(per_batch / base, 3)
+            result["delta_instructions_per_batch"] = round(per_batch - base)
+            result["epoch_ratio_to_fit_verbose_0"] = round(epoch / base_epoch, 3)
+        print(json.dumps({**result, **context, "openblas_threads": 1}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--samples", type=int, default=40_000)
     parser.add_argument("--keras-python", help="an interpreter with keras (and its backend) to compare with")
-    args = parser.parse_args()
+    parser.add_argument("--instructions", action="store_true", help="count instructions per batch (valgrind) instead of timing")
+    parser.add_argument("--one", metavar="VARIANT", help=argparse.SUPPRESS)  # the child --instructions counts
+    args, rest = parser.parse_known_args()
+    if args.one:
+        return run_one(args.one, int(rest[0]), int(rest[1]))
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
     import anyio
 
     x, y = data(args.samples)
     steps = -(-args.samples // BATCH_SIZE)
     context = {"model": "mlp_16_64_64_4", "batch_size": BATCH_SIZE, "samples": args.samples, "repeats": args.repeats,
                "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default")}  # fmt: skip
+    if args.instructions:
+        return print_counts(args.samples, {**context, "repeats": 1})
     medians = time_variants(x, y, args.repeats)
     base, base_cpu = medians["fit_verbose_0"]
     for name, (median, cpu) in medians.items():

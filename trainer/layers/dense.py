@@ -66,8 +66,9 @@ class Dense(KernelLayer):
 
     def backward_from_pre_activation(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Backward pass given d(loss)/d(inputs @ kernel + bias), skipping the activation's derivative."""
-        inputs = self._inputs.reshape(-1, self.kernel.shape[0])
-        flat_grad = grad.reshape(-1, self.units)
+        inputs, flat_grad = self._inputs, grad
+        if inputs.ndim != 2:  # a reshape even of a 2-D array costs as much as a small batch's add
+            inputs, flat_grad = inputs.reshape(-1, self.kernel.shape[0]), grad.reshape(-1, self.units)
         np.matmul(inputs.T, flat_grad, out=self._kernel_grad)
         if self.kernel_regularizer is not None:
             self._kernel_grad += self.kernel_regularizer.gradient(self.kernel)

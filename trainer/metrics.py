@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from trainer.float32_rounding import to_float32
-from trainer.losses import mean_absolute_error, mean_squared_error
 from trainer.lookup import lookup
+from trainer.losses import mean_absolute_error, mean_squared_error
 
 __all__ = [
     "Metric",

@@ -63,23 +63,23 @@ def fit_loop(
     begins, ends = run.wants(TrainBatchBegin), run.wants(TrainBatchEnd)
     for epoch in range(initial_epoch, epochs):
         model.reset_metrics()
-        run.emit(EpochBegin, {}, epoch=epoch)
+        run.emit(EpochBegin, {}, epoch)
         for first, last, group in _groups(train.epoch(), steps_per_execution):
             run.checkpoint()
             if begins:
-                run.emit(TrainBatchBegin, {}, batch=first)
+                run.emit(TrainBatchBegin, {}, first)
             run.take_turn()
             for x, y, sample_weight in group:
                 model._train_step(x, y, sample_weight)
             if ends:
-                run.emit(TrainBatchEnd, model.get_metrics_result(), batch=last)
+                run.emit(TrainBatchEnd, model.get_metrics_result(), last)
             if model.stop_training:
                 break
         logs = model.get_metrics_result()
         if validation is not None and (epoch + 1) % validation_freq == 0:
             validation_logs = evaluate_loop(model, run, validation, steps_per_execution=steps_per_execution)
             logs = dict(sorted({**logs, **{f"val_{k}": v for k, v in validation_logs.items()}}.items()))
-        run.emit(EpochEnd, logs, epoch=epoch)
+        run.emit(EpochEnd, logs, epoch)
         if model.stop_training:
             break
     run.emit(TrainEnd, logs)
@@ -94,12 +94,12 @@ def evaluate_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_exec
     for first, last, group in _groups(batches.epoch(), steps_per_execution):
         run.checkpoint()
         if begins:
-            run.emit(TestBatchBegin, {}, batch=first)
+            run.emit(TestBatchBegin, {}, first)
         run.take_turn()
         for x, y, sample_weight in group:
             model._test_step(x, y, sample_weight)
         if ends:
-            run.emit(TestBatchEnd, model.get_metrics_result(), batch=last)
+            run.emit(TestBatchEnd, model.get_metrics_result(), last)
         if model.stop_evaluating:
             break
     logs: Logs = model.get_metrics_result()
@@ -114,11 +114,11 @@ def predict_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_execu
     outputs: list[np.ndarray] = []
     for first, last, group in _groups(batches.epoch(), steps_per_execution):
         run.checkpoint()
-        run.emit(PredictBatchBegin, {}, batch=first)
+        run.emit(PredictBatchBegin, {}, first)
         run.take_turn()
         group_outputs = [model._predict_step(batch.x) for batch in group]
         outputs.extend(group_outputs)
-        run.emit(PredictBatchEnd, {"outputs": _joined(group_outputs)}, batch=last)
+        run.emit(PredictBatchEnd, {"outputs": _joined(group_outputs)}, last)
         if model.stop_predicting:
             break
     run.emit(PredictEnd, {})

@@ -257,10 +257,10 @@ async def delivery_cost(verbose: int, callbacks: list[Any], batches: int) -> tup
         for batch in range(batches):
             run.checkpoint()
             if begins:
-                run.emit(TrainBatchBegin, {}, batch=batch)
+                run.emit(TrainBatchBegin, {}, batch)
             _step()
             if ends:
-                run.emit(TrainBatchEnd, model.get_metrics_result(), batch=batch)
+                run.emit(TrainBatchEnd, model.get_metrics_result(), batch)
         return time.thread_time() - started
 
     started = time.process_time()

@@ -199,10 +199,11 @@ async def test_a_manager_that_stops_reading_makes_the_worker_wait(tmp_path: Path
         await gate.wait()  # inline: the manager's bus takes nothing more from the worker meanwhile
 
     # What may wait between the worker's compute thread and the manager, in events: the run's
-    # forwarding queue (1024) and thread handoff (256), then at most a few lists of maxsize each.
-    bound = 1024 + 256 + 4 * 16
+    # forwarding queue (1024) and thread handoff (256), then its stream (maxsize), its unread
+    # backlog, and one list of at most maxsize on its way.
+    bound = 1024 + 256 + 3 * 16
     per_epoch = 2 + 2 * STEPS
-    async with JobManager(workdir=tmp_path, executor=RayExecutor(backlog=1, maxsize=16)) as jobs:
+    async with JobManager(workdir=tmp_path, executor=RayExecutor(backlog=16, maxsize=16)) as jobs:
         subscription = jobs.bus.subscribe(TrainBatchEnd, hold, mode="inline")
         job = jobs.submit(partial(remote_spec, epochs=1000))
         backup = tmp_path / job.id / BACKUP_FILE

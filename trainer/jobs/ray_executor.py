@@ -104,9 +104,9 @@ class RayExecutor:
         if backlog < maxsize:
             raise ValueError(f"RayExecutor: backlog ({backlog}) must be at least maxsize ({maxsize})")
         seconds: dict[str, float] = {"flush_seconds": flush_seconds, "stop_timeout": stop_timeout, "orphan_timeout": orphan_timeout}
-        for name, value in seconds.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"RayExecutor: {name} must be a number of seconds >= 0; got {value!r}")
+        for name, duration in seconds.items():
+            if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration >= 0:
+                raise ValueError(f"RayExecutor: {name} must be a number of seconds >= 0; got {duration!r}")
         if namespace is not None and (not isinstance(namespace, str) or not namespace):
             raise ValueError(f"RayExecutor: namespace must be a non-empty string, or None; got {namespace!r}")
         if init_kwargs is not None and not isinstance(init_kwargs, Mapping):

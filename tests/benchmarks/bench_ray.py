@@ -53,7 +53,7 @@ Shape = tuple[int, tuple[int, ...], int, int, int, int]  # features, hidden, cla
 SHAPES: dict[str, Shape] = {
     # Jobs long enough (seconds) that a job's start on Ray, seconds too, is not most of it.
     "mlp_16_64_64_4 batch 32": (16, (64, 64), 4, 8192, 32, 64),
-    f"mlp_{FEATURES}_{HIDDEN}_{CLASSES} batch 128": (FEATURES, (HIDDEN,), CLASSES, 12_800, 128, 2),
+    f"mlp_{FEATURES}_{HIDDEN}_{CLASSES} batch 128": (FEATURES, (HIDDEN,), CLASSES, 12_800, 128, 8),
 }
 
 

@@ -8,6 +8,7 @@ loop of its own, in the worker process.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
@@ -67,6 +68,7 @@ class JobWorker:
         self._changed = asyncio.Event()  # set when events come or the run ends
         self._room = asyncio.Event()  # set when events are acknowledged
         self._last_fetch = time.monotonic()
+        self._fetching = 0
         self._last_return = 0.0
 
     def where(self) -> dict[str, Any]:
@@ -97,7 +99,14 @@ class JobWorker:
         the events after ``after`` (packed), and whether the run has ended with them. Raises what
         failed the run once every event before the failure has been returned. ``wanted`` (if
         given) replaces the kinds kept from now on."""
-        self._last_fetch = time.monotonic()
+        self._fetching += 1  # a manager waiting for events is no orphan's, however long an epoch lasts
+        try:
+            return await self._fetch(after, wanted)
+        finally:
+            self._fetching -= 1
+            self._last_fetch = time.monotonic()
+
+    async def _fetch(self, after: int, wanted: Set[int] | None) -> tuple[int, bytes, bool]:
         if wanted is not None:
             self._want(wanted)
         self._acknowledge(after)
@@ -107,13 +116,9 @@ class JobWorker:
         gather_until = self._last_return + self._flush_seconds
         while not self._ended and self._taken - after < self._maxsize and time.monotonic() < gather_until:
             await asyncio.sleep(gather_until - time.monotonic())  # each call costs Ray a round trip: let events gather
-        entries = [entry for entry in self._replay if entry[0] > after] if after < self._acked else []
-        for entry in self._unread:
-            if len(entries) >= self._maxsize:
-                break
-            if entry[0] > after:
-                entries.append(entry)
-        self._last_fetch = self._last_return = time.monotonic()
+        replayed = [entry for entry in self._replay if entry[0] > after] if after < self._acked else []
+        entries = [*replayed, *itertools.islice(self._unread, self._maxsize)][: self._maxsize]
+        self._last_return = time.monotonic()
         last = entries[-1][0] if entries else max(after, self._taken)
         finished = self._ended and last >= self._taken
         if finished:
@@ -198,7 +203,7 @@ class JobWorker:
             self._changed.set()
 
     async def _watch_for_orphaning(self, timeout: float) -> None:
-        while (idle := time.monotonic() - self._last_fetch) < timeout:
+        while (idle := 0.0 if self._fetching else time.monotonic() - self._last_fetch) < timeout:
             await asyncio.sleep(timeout - idle)
         logger.warning("no manager fetched this run's events for %.0f s: stopping it and ending the actor", timeout)
         await self.stop()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -19,8 +21,9 @@ import pytest
 
 from trainer import saving
 from trainer.callbacks.backup_and_restore import BACKUP_FILE
-from trainer.events import EpochBegin, EpochEnd, LifecycleEvent, TrainBatchBegin, TrainBatchEnd, TrainBegin, TrainEnd
+from trainer.events import LIFECYCLE_EVENTS, EpochBegin, EpochEnd, LifecycleEvent, TrainBatchBegin, TrainBatchEnd, TrainBegin, TrainEnd
 from trainer.jobs import JobManager, JobStatus, JobStatusChanged, RayExecutor, job_record
+from trainer.jobs.ray_worker import JobWorker
 
 from ..callbacks.training_run import build_model
 from .specs import BATCH_SIZE, NODE_LOSS_EPOCHS, SAMPLES, remote_spec
@@ -199,10 +202,11 @@ async def test_a_manager_that_stops_reading_makes_the_worker_wait(tmp_path: Path
         await gate.wait()  # inline: the manager's bus takes nothing more from the worker meanwhile
 
     # What may wait between the worker's compute thread and the manager, in events: the run's
-    # forwarding queue (1024) and thread handoff (256), then at most a few lists of maxsize each.
-    bound = 1024 + 256 + 4 * 16
+    # forwarding queue (1024) and thread handoff (256), then its stream (maxsize), its unread
+    # backlog, and one list of at most maxsize on its way.
+    bound = 1024 + 256 + 3 * 16
     per_epoch = 2 + 2 * STEPS
-    async with JobManager(workdir=tmp_path, executor=RayExecutor(backlog=1, maxsize=16)) as jobs:
+    async with JobManager(workdir=tmp_path, executor=RayExecutor(backlog=16, maxsize=16)) as jobs:
         subscription = jobs.bus.subscribe(TrainBatchEnd, hold, mode="inline")
         job = jobs.submit(partial(remote_spec, epochs=1000))
         backup = tmp_path / job.id / BACKUP_FILE
@@ -247,3 +251,38 @@ def test_a_job_whose_node_is_lost_fails_and_resumes_on_another_node_to_the_same_
     saving.load_weights(model, outcome["weights"])
     for got, want in zip(model.get_weights(), expected, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+async def test_a_job_to_attach_to_whose_actor_is_gone_trains_anew_as_a_new_attempt(tmp_path: Path) -> None:
+    async with JobManager(workdir=tmp_path, executor=RayExecutor(namespace="tests-attach")) as jobs:
+        job = jobs.submit(partial(remote_spec, epochs=2), job_id="gone", attempts=3, attach_after=5)
+        assert await job.wait() is JobStatus.COMPLETED
+    assert job.attempts == 4
+    assert [(e.status.value, e.attempt) for e in job.history() if isinstance(e, JobStatusChanged)] == [
+        ("queued", 4), ("running", 4), ("completed", 4)
+    ]
+    assert [e.epoch for e in job.history() if isinstance(e, EpochEnd)] == [0, 1]
+
+
+def test_a_detached_worker_nobody_reads_from_stops_its_run_keeping_its_backup_and_ends(
+    local_ray: ModuleType, tmp_path: Path
+) -> None:
+    ray = local_ray
+    name, namespace = "trainer-job-orphan", "tests-orphan"
+    actor = ray.remote(JobWorker).options(name=name, namespace=namespace, lifetime="detached", num_cpus=0.5).remote(1.0)
+    every_kind = frozenset(range(len(LIFECYCLE_EVENTS)))
+    ray.get(actor.start.remote(partial(remote_spec, epochs=100_000), "orphan", str(tmp_path), every_kind,
+                               maxsize=16, backlog=16, replay=4, flush_seconds=0.01))  # fmt: skip
+    pid = ray.get(actor.where.remote())["pid"]
+    worker = psutil.Process(pid)
+    for _ in range(600):  # up to 60 s: a bound for a hung test, not a speed check
+        try:
+            ray.get_actor(name, namespace=namespace)
+        except ValueError:  # no actor of that name any more
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the orphaned worker still lives after 60 s")
+    assert (tmp_path / BACKUP_FILE).exists()  # stopped as a cancellation stops: its backup kept
+    with contextlib.suppress(psutil.NoSuchProcess):
+        worker.wait(timeout=30)

@@ -3,6 +3,7 @@ every job in a Ray worker of its own."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -18,8 +19,9 @@ import psutil
 import pytest
 
 from trainer.jobs.ray_executor import LOOPBACK_ENV
+from trainer.service.mlp_template import mlp
 
-from .client import epochs_ended, events_of, statuses, submit
+from .client import SMALL, epochs_ended, events_of, statuses, submit
 from .server import Service, running_service, stop
 
 pytestmark = pytest.mark.anyio
@@ -105,3 +107,44 @@ async def test_the_service_joins_a_running_cluster_with_ray_address(tmp_path: Pa
             started_by_the_service = {child.pid for child in psutil.Process(service.process.pid).children(True)}
     assert job["worker"]["pid"] in cluster  # type: ignore[index]  # a worker of the cluster that `ray start` made
     assert job["worker"]["pid"] not in started_by_the_service  # type: ignore[index]  # no local Ray of its own
+
+
+REATTACH_EPOCHS = 800  # long enough to outlive the service's restart, and its backlog on the worker
+
+
+async def test_a_service_killed_and_restarted_reattaches_to_its_job_still_training_on_the_cluster(tmp_path: Path) -> None:
+    workdir = tmp_path / "service"
+    env = {LOOPBACK_ENV: "0", "RAY_AUTH_MODE": "token"}
+    with ray_head() as (address, head):
+        options = ("--executor", "ray", "--ray-address", address, "--ray-cpus-per-job", "0.5")
+        with running_service(workdir, *options, env=env) as first:
+            async with client_of(first) as client:
+                job_id = await submit(client, epochs=REATTACH_EPOCHS)
+                while (before := await job_of(client, job_id))["epoch"] is None or before["epoch"] < 2:  # type: ignore[operator]
+                    await anyio.sleep(0.05)
+            first.process.kill()  # SIGKILL: no shutdown, the job's actor is left running on the cluster
+            first.process.wait()
+        worker = psutil.Process(before["worker"]["pid"])  # type: ignore[index]
+        assert worker.is_running() and worker.pid in {p.pid for p in psutil.Process(head.pid).children(recursive=True)}
+        with running_service(workdir, *options, env=env) as second:
+            async with client_of(second) as client:
+                records = await events_of(client, job_id)  # the stored history, then live, until the job ends
+                after = await job_of(client, job_id)
+        with anyio.fail_after(30):  # its actor ends once its events are read: no actor left behind
+            while worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE:
+                await anyio.sleep(0.1)
+    assert after["status"] == "completed" and after["attempts"] == 1  # the same run: not started again
+    assert after["worker"]["pid"] == before["worker"]["pid"]  # type: ignore[index]
+    assert statuses(records) == ["queued", "running", "completed"]
+    assert epochs_ended(records) == list(range(REATTACH_EPOCHS))  # every epoch once, in order, none twice
+    assert [record["event"] for record in records].count("TrainBegin") == 1
+    ids = [record["sse_id"] for record in records]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    # The numbers of an uninterrupted run of the same (seeded) job, epoch by epoch, to the last.
+    spec = mlp(**{**SMALL, "epochs": REATTACH_EPOCHS})  # type: ignore[arg-type]
+    history = await anyio.to_thread.run_sync(
+        lambda: spec.model.fit(spec.x, spec.y, epochs=spec.epochs, batch_size=spec.batch_size, verbose=0, **spec.fit_kwargs)
+    )
+    ended = [record["logs"] for record in records if record["event"] == "EpochEnd"]
+    for key in ("loss", "accuracy"):
+        assert [logs[key] for logs in ended] == json.loads(json.dumps(history.history[key]))

@@ -26,7 +26,9 @@ class Executor(Protocol):
 
     The manager enters it (``async with``) for its own lifetime and calls :meth:`run` once per run
     of a job, at most ``max_concurrent`` at a time, inside the job's cancel scope and the manager's
-    compute turns.
+    compute turns. An executor whose runs can outlive the manager may also have
+    ``async def attach(job, *, bus, known) -> bool`` (see :meth:`~trainer.jobs.RayExecutor.attach`),
+    which the manager calls for a job submitted with ``attach_after``.
     """
 
     async def __aenter__(self) -> Any: ...

@@ -160,6 +160,7 @@ class JobManager:
         info: Mapping[str, Any] | None = None,
         job_id: str | None = None,
         attempts: int = 1,
+        attach_after: int | None = None,
     ) -> Job:
         """Queue a job that trains what ``build()`` returns (a :class:`TrainingSpec`); return it at once.
 
@@ -170,6 +171,11 @@ class JobManager:
         ``job_id`` and ``attempts`` bring back a job of an earlier manager (a service restarted on
         the same ``workdir``): it keeps its id, so it trains on from its backup there, and counts
         ``attempts`` runs, this one included. A ``job_id`` this manager knows raises ValueError.
+        ``attach_after`` says that run may still be training where the earlier manager's executor
+        put it (a detached Ray actor, see :class:`~trainer.jobs.RayExecutor`), and how many of its
+        epoch-level events the application has: if the executor can re-attach to it, the job goes on
+        as that run, without new status events, its events after those reaching the bus; if not, it
+        trains anew from its backup, as attempt ``attempts + 1``.
         """
         if not callable(build):
             raise TypeError(f"build must be a callable returning a TrainingSpec; got {build!r}")
@@ -177,6 +183,8 @@ class JobManager:
             raise TypeError(f"info must be a mapping (a dict of what the job was submitted with); got {info!r}")
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ValueError(f"attempts must be a positive integer; got {attempts!r}")
+        if attach_after is not None and (isinstance(attach_after, bool) or not isinstance(attach_after, int) or attach_after < 0):
+            raise ValueError(f"attach_after must be a number of events >= 0, or None; got {attach_after!r}")
         if job_id is not None and (not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id)):
             raise ValueError(f"job_id must be 1 to 64 letters, digits, '-' or '_'; got {job_id!r}")
         if job_id in self._jobs:
@@ -185,7 +193,7 @@ class JobManager:
         label = name or str(getattr(build, "__name__", "job"))
         job = Job(job_id or self._new_id(), label, build, self.history_size, info=info, attempts=attempts)
         self._jobs[job.id] = job
-        self._start(job)
+        self._start(job, attach_after)
         return job
 
     def get(self, job_id: str) -> Job:
@@ -249,22 +257,30 @@ class JobManager:
 
     # -- running them ------------------------------------------------------------------------------
 
-    def _start(self, job: Job) -> None:
+    def _start(self, job: Job, attach_after: int | None = None) -> None:
         if self._task_group is None:
             raise RuntimeError("the JobManager is not running: use 'async with JobManager() as jobs:'")
-        self._task_group.start_soon(self._run, job, name=f"job {job.id}")
+        self._task_group.start_soon(self._run, job, attach_after, name=f"job {job.id}")
 
-    async def _run(self, job: Job) -> None:
-        """One run of ``job``: wait for a slot, build, train; always end in a finished status."""
-        await self._announce(job)
+    async def _run(self, job: Job, attach_after: int | None = None) -> None:
+        """One run of ``job``: wait for a slot, build, train (or re-attach to the run an earlier
+        manager started); always end in a finished status."""
+        if attach_after is None:
+            await self._announce(job)
         status, error = JobStatus.CANCELLED, None
         try:
             with job.scope:
                 assert self._slots is not None
                 async with self._slots:
                     job.start()
-                    await self._announce(job)
-                    await self._train(job)
+                    if attach_after is None or not await self._attach(job, attach_after):
+                        if attach_after is not None:  # that run is gone: a new one, announced as any
+                            job.attempts += 1
+                            job.status = JobStatus.QUEUED
+                            await self._announce(job)
+                            job.start()
+                        await self._announce(job)
+                        await self._train(job)
                     status = JobStatus.COMPLETED
         except Exception as exc:
             logger.warning("job %s (%s) failed", job.id, job.name, exc_info=exc)
@@ -280,6 +296,13 @@ class JobManager:
         assert self._workdir is not None
         with taking_turns(self.turns):  # None: no turns, even if the task that submitted the job takes them
             await self.executor.run(job, bus=self.bus, backup_dir=os.path.join(self._workdir, job.id))
+
+    async def _attach(self, job: Job, known: int) -> bool:
+        attach = getattr(self.executor, "attach", None)
+        if attach is None:
+            return False
+        with taking_turns(self.turns):
+            return bool(await attach(job, bus=self.bus, known=known))
 
     async def _announce(self, job: Job) -> None:
         # Recorded and published in one step, so a follower sees each status event exactly once.

@@ -17,9 +17,10 @@ import anyio.from_thread
 import anyio.to_thread
 
 from eventbus import EventBus
-from trainer.events import LifecycleEvent
+from trainer.events import LIFECYCLE_EVENTS
 
 from .errors import WorkerDiedError
+from .event_packing import unpack_events
 from .job import Job
 from .ray_worker import JobWorker
 
@@ -53,16 +54,24 @@ class RayExecutor:
       an actor can be placed. The job's build is pickled to the worker and called there (see
       :data:`~trainer.jobs.Build`); ``backup_dir`` must be on storage every node reaches.
     * The worker runs the same ``fit_async`` with the same callbacks (inline ones next to the
-      model). Every lifecycle event reaches the manager's bus typed, in order, with ``run=job.id``,
-      in lists of what gathered in ``flush_seconds`` (each list costs a round trip through Ray):
-      at most ``backlog`` lists wait unread, each of at most ``maxsize`` events, and then the
-      worker's training waits for the manager (backpressure). An event's ``time`` is the worker's
-      monotonic clock.
+      model). Every lifecycle event of a kind the manager's bus has a subscriber for reaches that
+      bus typed, in order, with ``run=job.id``, in packed lists of what gathered in
+      ``flush_seconds`` (each list costs a round trip through Ray), at most ``maxsize`` events per
+      list; kinds nobody subscribes to are not shipped. The worker learns of a change of
+      subscribers with the next list it is asked for: a new subscriber sees the events from then
+      on. At most ``backlog`` events wait unread, and then the worker's training waits for the
+      manager (backpressure). An event's ``time`` is the worker's monotonic clock.
     * Cancelling the run asks the worker to stop before its next step, waits up to ``stop_timeout``
       seconds for it (so backups and checkpoints being written are finished), then kills the actor.
     * A worker process that dies (killed, out of memory, its node lost) fails the run with a
       :class:`~trainer.jobs.WorkerDiedError` naming its host and pid, as soon as Ray reports it.
     * ``Job.worker`` is the worker process: ``{"host", "pid"}``.
+    * With a ``namespace``, each run's actor is detached and named after its job in that Ray
+      namespace, so it outlives this process: a manager started later with the same namespace
+      (a service restarted on a cluster it joined) re-attaches to it (:meth:`attach`) instead of
+      training the job again. The worker keeps its unread events (and its last ``replay``
+      epoch-level ones) for it; one that nobody reads from for ``orphan_timeout`` seconds stops its
+      run, its backup kept, and ends. Without a namespace the actors end with this process.
 
     On trio, and on asyncio too, Ray's blocking calls run in worker threads (anyio's), one per
     running job at a time, polling for cancellation every 50 ms.
@@ -73,10 +82,13 @@ class RayExecutor:
         address: str | None = None,
         num_cpus_per_job: float = 1,
         *,
-        backlog: int = 8,
+        backlog: int = 2048,
         maxsize: int = 256,
         flush_seconds: float = 0.01,
         stop_timeout: float = 10.0,
+        namespace: str | None = None,
+        replay: int = 256,
+        orphan_timeout: float = 600.0,
         init_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         if address is not None and (not isinstance(address, str) or not address):
@@ -86,13 +98,17 @@ class RayExecutor:
         cpus = num_cpus_per_job
         if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not cpus >= 0:  # NaN too
             raise ValueError(f"RayExecutor: num_cpus_per_job must be a number >= 0; got {num_cpus_per_job!r}")
-        for name, value in {"backlog": backlog, "maxsize": maxsize}.items():
+        for name, value in {"backlog": backlog, "maxsize": maxsize, "replay": replay}.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"RayExecutor: {name} must be a positive integer; got {value!r}")
-        if isinstance(flush_seconds, bool) or not isinstance(flush_seconds, (int, float)) or not flush_seconds >= 0:
-            raise ValueError(f"RayExecutor: flush_seconds must be a number of seconds >= 0; got {flush_seconds!r}")
-        if isinstance(stop_timeout, bool) or not isinstance(stop_timeout, (int, float)) or not stop_timeout >= 0:
-            raise ValueError(f"RayExecutor: stop_timeout must be a number of seconds >= 0; got {stop_timeout!r}")
+        if backlog < maxsize:
+            raise ValueError(f"RayExecutor: backlog ({backlog}) must be at least maxsize ({maxsize})")
+        seconds: dict[str, float] = {"flush_seconds": flush_seconds, "stop_timeout": stop_timeout, "orphan_timeout": orphan_timeout}
+        for name, duration in seconds.items():
+            if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration >= 0:
+                raise ValueError(f"RayExecutor: {name} must be a number of seconds >= 0; got {duration!r}")
+        if namespace is not None and (not isinstance(namespace, str) or not namespace):
+            raise ValueError(f"RayExecutor: namespace must be a non-empty string, or None; got {namespace!r}")
         if init_kwargs is not None and not isinstance(init_kwargs, Mapping):
             raise TypeError(f"RayExecutor: init_kwargs must be a mapping of ray.init's arguments; got {init_kwargs!r}")
         self.address = address
@@ -101,6 +117,9 @@ class RayExecutor:
         self.maxsize = maxsize
         self.flush_seconds = float(flush_seconds)
         self.stop_timeout = float(stop_timeout)
+        self.namespace = namespace
+        self.replay = replay
+        self.orphan_timeout = float(orphan_timeout)
         self.init_kwargs = dict(init_kwargs or {})
         self._ray: ModuleType | None = None
         self._actor_class: Any = None
@@ -141,25 +160,57 @@ class RayExecutor:
             ray.shutdown()
 
     async def run(self, job: Job, *, bus: EventBus, backup_dir: str) -> None:
-        ray = self._ray
-        if ray is None:
-            raise RuntimeError("the RayExecutor is not running: a JobManager enters it")
-        actor = self._actor_class.options(num_cpus=self.num_cpus_per_job).remote()
-        placed, events = False, None
+        ray = self._running()
+        options: dict[str, Any] = {"num_cpus": self.num_cpus_per_job}
+        if self.namespace is not None:
+            leftover = await self._in_thread(self._named_actor, job.id)
+            if leftover is not None:  # of a run that was not re-attached to: it must not train on
+                ray.kill(leftover)
+            options.update(name=_actor_name(job.id), namespace=self.namespace, lifetime="detached")
+        worker_options = (self.orphan_timeout if self.namespace is not None else None,)
+        actor = self._actor_class.options(**options).remote(*worker_options)
+        start = actor.start.remote(
+            job.build, job.id, os.fspath(backup_dir), self._wanted(bus),
+            maxsize=self.maxsize, backlog=self.backlog, replay=self.replay, flush_seconds=self.flush_seconds,
+        )  # fmt: skip
+        await self._follow(actor, job, bus, start, after=0)
+
+    async def attach(self, job: Job, *, bus: EventBus, known: int) -> bool:
+        """Follow the run of ``job`` that an earlier manager of this namespace started, if its
+        actor still lives: its events after the first ``known`` epoch-level ones reach ``bus``, and
+        this returns True once the run completed (raising what failed it, as :meth:`run`). False
+        at once if there is no such actor (no namespace, or it has ended)."""
+        ray = self._running()
+        if self.namespace is None:
+            return False
+        actor = await self._in_thread(self._named_actor, job.id)
+        if actor is None:
+            return False
+        try:
+            after = await self._get(actor.reattach.remote(known))
+        except ray.exceptions.RayActorError:  # it died meanwhile: the job trains anew
+            return False
+        await self._follow(actor, job, bus, None, after=after)
+        return True
+
+    async def _follow(self, actor: Any, job: Job, bus: EventBus, start: Any, *, after: int) -> None:
+        """Publish the run's events until it ends; turn Ray's failures into the run's; end the actor."""
+        ray = self._running()
+        placed = False
+        cursor = [after]  # the last event fetched
         try:
             job.worker = await self._get(actor.where.remote())
             placed = True
-            train = actor.train.options(num_returns="streaming", _generator_backpressure_num_objects=self.backlog)
-            events = train.remote(job.build, job.id, os.fspath(backup_dir), self.maxsize, self.flush_seconds)
-            await self._publish_all(events, bus)
+            if start is not None:
+                await self._get(start)
+            await self._publish_all(actor, job, bus, cursor)
         except anyio.get_cancelled_exc_class():
             if placed:
                 # A worker that fails or dies meanwhile has stopped too: the job is cancelled all the same.
                 with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout), \
                         contextlib.suppress(ray.exceptions.RayError):  # fmt: skip
                     await self._get(actor.stop.remote())
-                    if events is not None:  # what the worker did before it stopped reaches the bus too
-                        await self._publish_all(events, bus)
+                    await self._publish_all(actor, job, bus, cursor)  # what it did before it stopped reaches the bus too
             raise
         except ray.exceptions.RayTaskError as error:
             raise error.cause from error  # what failed the run in the worker, as it failed it
@@ -171,10 +222,34 @@ class RayExecutor:
         finally:
             ray.kill(actor)
 
-    async def _publish_all(self, events: Any, bus: EventBus) -> None:
-        while (batch := await self._in_thread(self._next_batch, events)) is not None:
-            for event in batch:
+    async def _publish_all(self, actor: Any, job: Job, bus: EventBus, cursor: list[int]) -> None:
+        """Fetch and publish until the run has ended, ``cursor[0]`` following the last event fetched
+        (the events of a list whose publication is cancelled are not fetched again)."""
+        sent: frozenset[int] | None = None  # what the worker was last told: it was started with it, or not told yet
+        finished = False
+        while not finished:
+            wanted = self._wanted(bus)
+            cursor[0], packed, finished = await self._get(actor.fetch.remote(cursor[0], None if wanted == sent else wanted))
+            sent = wanted
+            for event in unpack_events(packed, job.id):
                 await bus.publish(event)
+
+    @staticmethod
+    def _wanted(bus: EventBus) -> frozenset[int]:
+        """The kinds of lifecycle event ``bus`` has subscribers for, as indexes in LIFECYCLE_EVENTS."""
+        return frozenset(code for code, kind in enumerate(LIFECYCLE_EVENTS) if bus.subscribers_of(kind))
+
+    def _running(self) -> ModuleType:
+        if self._ray is None:
+            raise RuntimeError("the RayExecutor is not running: a JobManager enters it")
+        return self._ray
+
+    def _named_actor(self, job_id: str) -> Any:
+        assert self._ray is not None
+        try:
+            return self._ray.get_actor(_actor_name(job_id), namespace=self.namespace)
+        except ValueError:  # no actor of that name
+            return None
 
     async def _get(self, ref: Any) -> Any:
         return await self._in_thread(self._wait_and_get, ref)
@@ -182,26 +257,15 @@ class RayExecutor:
     async def _in_thread(self, call: Callable[[Any], T], arg: Any) -> T:
         return await anyio.to_thread.run_sync(call, arg, limiter=self._threads)
 
-    def _wait_until_ready(self, ref: Any) -> None:
+    def _wait_and_get(self, ref: Any) -> Any:
         assert self._ray is not None
         while not self._ray.wait([ref], timeout=_POLL_SECONDS)[0]:
             anyio.from_thread.check_cancelled()
-
-    def _wait_and_get(self, ref: Any) -> Any:
-        self._wait_until_ready(ref)
-        assert self._ray is not None
         return self._ray.get(ref)
 
-    def _next_batch(self, events: Any) -> list[LifecycleEvent] | None:
-        """The next list of events the worker yielded, or None once it has yielded them all."""
-        self._wait_until_ready(events)
-        try:
-            ref = next(events)
-        except StopIteration:
-            return None
-        assert self._ray is not None
-        batch: list[LifecycleEvent] = self._ray.get(ref)
-        return batch
+
+def _actor_name(job_id: str) -> str:
+    return f"trainer-job-{job_id}"
 
 
 def _import_ray(*, local: bool) -> ModuleType:

@@ -1,83 +1,177 @@
-"""What runs inside a job's Ray actor: the job's ``fit_async``, its events streamed back in order.
+"""What runs inside a job's Ray actor: the job's ``fit_async``, its events kept in order until a manager reads them.
 
-This module never imports Ray: :class:`~trainer.jobs.RayExecutor` makes :class:`JobWorker` an actor.
-Ray runs an actor with ``async def`` methods on an asyncio event loop of its own, in the worker process.
+This module imports Ray only for an orphaned actor to end itself: :class:`~trainer.jobs.RayExecutor`
+makes :class:`JobWorker` an actor. Ray runs an actor with ``async def`` methods on an asyncio event
+loop of its own, in the worker process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import itertools
+import logging
 import os
-from collections.abc import AsyncIterator
+import time
+from collections import deque
+from collections.abc import Set
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
 from eventbus import EventBus, EventStream
-from trainer.events import LifecycleEvent
+from trainer.events import LIFECYCLE_EVENTS, BatchEvent, LifecycleEvent
 
+from .event_packing import pack_events
 from .executor import this_process
 from .spec import Build, TrainingSpec, checked_spec
 
 __all__ = ["JobWorker"]
 
+logger = logging.getLogger("trainer.jobs")
+
+Entry = tuple[int, "int | None", LifecycleEvent]  # (sequence number, epoch-level number or None, event)
+
 
 class JobWorker:
     """One run of one job, in a Ray worker process (an async actor: one per run).
 
-    :meth:`train` is a Ray streaming generator: it yields the run's lifecycle events in lists, in
-    publication order, each of every event waiting, at most one list per ``flush_seconds``. Ray
-    pauses it while ``_generator_backpressure_num_objects`` lists wait unread; the run's events then
-    fill a queue of ``maxsize`` and its compute thread waits for room: a slow reader makes the worker
-    wait, and memory stays bounded. :meth:`stop` cancels the run before its next step.
+    :meth:`start` starts the run; its events of the kinds the manager wants (``wanted``: indexes in
+    :data:`~trainer.events.LIFECYCLE_EVENTS`, changed by any :meth:`fetch`) are numbered in
+    publication order and kept until read. :meth:`fetch` returns those after a sequence number,
+    packed (:mod:`~trainer.jobs.event_packing`), at most ``maxsize`` per call, waiting for some and
+    then letting more gather until ``flush_seconds`` after the previous call returned; the number
+    it is called with acknowledges every event up to it. At most ``backlog`` events wait
+    unacknowledged: then the run's bus, and with it the run's compute thread, waits (backpressure;
+    memory stays bounded).
+
+    A manager that comes back (a restarted service) calls :meth:`reattach` with how many epoch-level
+    events of the run it has: the worker keeps the last ``replay`` acknowledged epoch-level events
+    for that, so the new reader starts right after what the old one recorded. With
+    ``orphan_timeout``, a worker nobody has fetched from for that many seconds stops its run (its
+    backup kept) and kills its own actor: a detached actor whose manager never comes back does not
+    live on. :meth:`stop` cancels the run before its next step.
     """
 
-    def __init__(self) -> None:
-        self._scope: anyio.CancelScope | None = None
+    def __init__(self, orphan_timeout: float | None = None) -> None:
+        self._orphan_timeout = orphan_timeout
+        self._scope = anyio.CancelScope()
         self._fitting: asyncio.Future[None] | None = None
+        self._tasks: list[asyncio.Future[None]] = []
+        self._wanted: frozenset[type[LifecycleEvent]] = frozenset(LIFECYCLE_EVENTS)
+        self._unread: deque[Entry] = deque()  # numbered above _acked
+        self._replay: deque[Entry] = deque()  # acknowledged epoch-level events, the newest kept
+        self._taken = 0  # sequence number of the last event taken from the run
+        self._epoch_level = 0  # epoch-level events taken so far
+        self._acked = 0
+        self._ended = False  # the run is over and every event of it taken
+        self._changed = asyncio.Event()  # set when events come or the run ends
+        self._room = asyncio.Event()  # set when events are acknowledged
+        self._last_fetch = time.monotonic()
+        self._fetching = 0
+        self._last_return = 0.0
 
     def where(self) -> dict[str, Any]:
         """``{"host", "pid"}`` of the worker process."""
         return this_process()
 
-    async def train(
-        self, build: Build, job_id: str, backup_dir: str, maxsize: int, flush_seconds: float
-    ) -> AsyncIterator[list[LifecycleEvent]]:
+    async def start(
+        self, build: Build, job_id: str, backup_dir: str, wanted: Set[int],
+        *, maxsize: int, backlog: int, replay: int, flush_seconds: float,
+    ) -> None:  # fmt: skip
+        """Build the job's spec and start training it; returns once it trains (or raises what the build raised)."""
         spec = checked_spec(await anyio.to_thread.run_sync(build), job_id)
+        self._want(wanted)
+        self._maxsize, self._backlog, self._flush_seconds = maxsize, backlog, flush_seconds
+        self._replay = deque(maxlen=replay)
         bus = EventBus()
-        stream = bus.stream(LifecycleEvent, maxsize=maxsize)  # subscribed before the run publishes anything
-        self._scope = anyio.CancelScope()
-        # Ray iterates this generator from a task of its own, so no task group can span its
-        # yields: the run is a task of its own, cancelled and awaited here whatever happens.
-        fitting = self._fitting = asyncio.ensure_future(self._fit(spec, bus, stream, job_id, backup_dir))
+        # Subscribed before the run publishes anything; kinds nobody wants are never kept.
+        stream = bus.stream(LifecycleEvent, maxsize=maxsize, where=self._takes)
+        # Ray calls each method from a task of its own, so no task group spans the calls: the run
+        # and its reader are tasks of their own, cancelled by stop() or the orphan watch.
+        self._fitting = asyncio.ensure_future(self._fit(spec, bus, stream, job_id, backup_dir))
+        self._tasks = [self._fitting, asyncio.ensure_future(self._take_all(stream))]
+        if self._orphan_timeout is not None:
+            self._tasks.append(asyncio.ensure_future(self._watch_for_orphaning(self._orphan_timeout)))
+
+    async def fetch(self, after: int, wanted: Set[int] | None = None) -> tuple[int, bytes, bool]:
+        """Acknowledge every event up to ``after``; return the number of the last event returned,
+        the events after ``after`` (packed), and whether the run has ended with them. Raises what
+        failed the run once every event before the failure has been returned. ``wanted`` (if
+        given) replaces the kinds kept from now on."""
+        self._fetching += 1  # a manager waiting for events is no orphan's, however long an epoch lasts
         try:
-            while True:
-                try:
-                    events = await stream.receive_batch()
-                except anyio.EndOfStream:
-                    break
-                yield [_shippable(event) for event in events]
-                await anyio.sleep(flush_seconds)  # each list costs Ray a round trip: let events gather
-        except BaseException:
-            self._scope.cancel()  # the caller is gone: only then, as cancelling a run ending would hide its error
-            raise
+            return await self._fetch(after, wanted)
         finally:
-            await asyncio.wait([fitting])
-        fitting.result()  # what failed the run fails the stream: the caller reads it as the last item
+            self._fetching -= 1
+            self._last_fetch = time.monotonic()
+
+    async def _fetch(self, after: int, wanted: Set[int] | None) -> tuple[int, bytes, bool]:
+        if wanted is not None:
+            self._want(wanted)
+        self._acknowledge(after)
+        while not self._ended and self._taken <= after:
+            self._changed.clear()
+            await self._changed.wait()
+        gather_until = self._last_return + self._flush_seconds
+        while not self._ended and self._taken - after < self._maxsize and time.monotonic() < gather_until:
+            await asyncio.sleep(gather_until - time.monotonic())  # each call costs Ray a round trip: let events gather
+        replayed = [entry for entry in self._replay if entry[0] > after] if after < self._acked else []
+        entries = [*replayed, *itertools.islice(self._unread, self._maxsize)][: self._maxsize]
+        self._last_return = time.monotonic()
+        last = entries[-1][0] if entries else max(after, self._taken)
+        finished = self._ended and last >= self._taken
+        if finished:
+            assert self._fitting is not None
+            if not entries:
+                self._fitting.result()  # what failed the run: the caller reads it after every event
+            finished = self._fitting.exception() is None  # else the next call raises it
+        return last, pack_events([event for _, _, event in entries]), finished
+
+    def reattach(self, known: int) -> int:
+        """For a manager coming back with the run's first ``known`` epoch-level events: the number
+        to fetch after, so it gets the events that follow them, and none of them again."""
+        self._last_fetch = time.monotonic()
+        entries = [*self._replay, *self._unread]
+        numbered = [(seq, number) for seq, number, _ in entries if number is not None]
+        previous = next((seq for seq, number in numbered if number == known - 1), None)
+        if previous is not None:
+            return previous
+        first = next(((seq, number) for seq, number in numbered if number >= known), None)
+        if first is None:
+            return self._taken
+        if first[1] > known:
+            logger.warning("a manager re-attached knowing %d epoch-level events of this run; "
+                           "%d of them were no longer kept", known, first[1] - known)  # fmt: skip
+        return first[0] - 1
 
     async def stop(self) -> None:
         """Cancel the run before its next step and wait until it has stopped (its backup written)."""
-        if self._scope is not None:
-            self._scope.cancel()
+        self._scope.cancel()
         if self._fitting is not None:
             await asyncio.wait([self._fitting])
+
+    # -- inside --------------------------------------------------------------------------------
+
+    def _want(self, codes: Set[int]) -> None:
+        self._wanted = frozenset(LIFECYCLE_EVENTS[code] for code in codes)
+
+    def _takes(self, event: LifecycleEvent) -> bool:
+        return type(event) in self._wanted
+
+    def _acknowledge(self, after: int) -> None:
+        if after <= self._acked:
+            return
+        self._acked = min(after, self._taken)
+        while self._unread and self._unread[0][0] <= self._acked:
+            entry = self._unread.popleft()
+            if entry[1] is not None:
+                self._replay.append(entry)
+        self._room.set()
 
     async def _fit(
         self, spec: TrainingSpec, bus: EventBus, stream: EventStream[LifecycleEvent], job_id: str, backup_dir: str
     ) -> None:
-        assert self._scope is not None
         try:
             with self._scope:
                 async with bus:
@@ -85,7 +179,34 @@ class JobWorker:
         finally:
             await stream.aclose()  # what is queued is still read, then the stream ends
 
+    async def _take_all(self, stream: EventStream[LifecycleEvent]) -> None:
+        try:
+            while True:
+                while self._taken - self._acked >= self._backlog:
+                    self._room.clear()
+                    await self._room.wait()
+                try:
+                    events = await stream.receive_batch()
+                except anyio.EndOfStream:
+                    break
+                for event in events:
+                    self._taken += 1
+                    number = None
+                    if not isinstance(event, BatchEvent):
+                        number, self._epoch_level = self._epoch_level, self._epoch_level + 1
+                    self._unread.append((self._taken, number, event))
+                self._changed.set()
+        finally:
+            assert self._fitting is not None
+            await asyncio.wait([self._fitting])
+            self._ended = True
+            self._changed.set()
 
-def _shippable(event: LifecycleEvent) -> LifecycleEvent:
-    # A queued reader's logs are a read-only view, which does not pickle; the copy is plain.
-    return dataclasses.replace(event, logs=dict(event.logs))
+    async def _watch_for_orphaning(self, timeout: float) -> None:
+        while (idle := 0.0 if self._fetching else time.monotonic() - self._last_fetch) < timeout:
+            await asyncio.sleep(timeout - idle)
+        logger.warning("no manager fetched this run's events for %.0f s: stopping it and ending the actor", timeout)
+        await self.stop()
+        import ray  # only ever in a Ray worker
+
+        ray.kill(ray.get_runtime_context().current_actor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import importlib.util
 import os
 import socket
@@ -39,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--executor", choices=("process", "ray"), default="process", help="where jobs train: in the service's process (default), or each in a Ray actor")
     parser.add_argument("--ray-address", metavar="ADDRESS", help="with --executor ray: the Ray cluster to join (HOST:PORT, or 'auto'); default: start a local Ray on loopback")
     parser.add_argument("--ray-cpus-per-job", type=float, default=1.0, metavar="N", help="with --executor ray: CPUs each job reserves on the cluster (default 1)")
+    parser.add_argument("--ray-orphan-timeout", type=float, default=600.0, metavar="SECONDS", help="with --ray-address: a job's worker nobody reads from for this long (the service gone) stops, its backup kept (default 600)")
     parser.add_argument("--backup-quota-mb", type=float, default=Retention.backup_quota_bytes / 2**20, help="disk for the backups of cancelled and failed jobs")
     return parser
 
@@ -81,7 +83,14 @@ def _executor(arguments: argparse.Namespace) -> RayExecutor | None:
         return None
     if importlib.util.find_spec("ray") is None:
         raise ValueError("--executor ray needs Ray: install the 'ray' extra, pip install 'eventbus-trainer[ray]'")
-    return RayExecutor(arguments.ray_address, arguments.ray_cpus_per_job)
+    if arguments.ray_address is None:  # a local Ray dies with the service: nothing to re-attach to
+        return RayExecutor(None, arguments.ray_cpus_per_job)
+    # On a cluster, the jobs' actors are detached and named in a namespace of this workdir's, so
+    # the service restarted on the same workdir re-attaches to those still running.
+    workdir = os.path.abspath(arguments.workdir)
+    namespace = "trainer-service-" + hashlib.sha256(workdir.encode()).hexdigest()[:16]
+    return RayExecutor(arguments.ray_address, arguments.ray_cpus_per_job, namespace=namespace,
+                       orphan_timeout=arguments.ray_orphan_timeout)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:

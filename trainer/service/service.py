@@ -9,6 +9,7 @@ as cancelled: a restart resumes them, as after a crash.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -130,7 +131,8 @@ class TrainingService:
             task_group.start_soon(journal.run_writer, name="journal writer")
             await self._delete_orphan_backups()
             for job in interrupted:
-                self._bring_back(job)
+                known = await self._events_of_last_run(job.id) if self._can_attach(job) else None
+                self._bring_back(job, attach_after=known)
             task_group.start_soon(self._sweep_every, _SWEEP_SECONDS, name="retention sweeps")
             await self.sweep()
             self._stack = stack.pop_all()
@@ -227,17 +229,38 @@ class TrainingService:
 
     # -- recovery and retention --------------------------------------------------------------------
 
-    def _bring_back(self, job: ServiceJob, *, attempts: int | None = None) -> None:
+    def _bring_back(self, job: ServiceJob, *, attempts: int | None = None, attach_after: int | None = None) -> None:
+        """Submit a stored job again under its id. ``attach_after``: the job was running, and the
+        executor may re-attach to its run (the manager then counts a new attempt only if it cannot)."""
         template = self.templates.get(job.template)
         if template is None:
             job.status, job.error, job.finished_at = JobStatus.FAILED, f"template {job.template!r} is no longer served", time.time()
             self.journal.save(job)
             return
         if attempts is None:  # an interrupted job: a new run if it had started, its first if it had not
-            attempts = job.attempts + (job.status is JobStatus.RUNNING)
+            attempts = job.attempts + (job.status is JobStatus.RUNNING and attach_after is None)
         self.manager.submit(partial(template.build, job.params), name=job.name, info={"template": job.template},
-                            job_id=job.id, attempts=attempts)  # fmt: skip
+                            job_id=job.id, attempts=attempts, attach_after=attach_after)  # fmt: skip
         job.worker = self._worker
+
+    def _can_attach(self, job: ServiceJob) -> bool:
+        """Whether the job's last run may still train where the executor put it (a detached Ray actor)."""
+        return job.status is JobStatus.RUNNING and callable(getattr(self.manager.executor, "attach", None))
+
+    async def _events_of_last_run(self, job_id: str) -> int:
+        """How many lifecycle events of the job's last run the store holds: those after its last
+        'running' status."""
+        known = 0
+        after = 0
+        while True:
+            events, after = await self.journal.read(job=job_id, after=after)
+            for stored in events:
+                if stored.kind != JobStatusChanged.__name__:
+                    known += 1
+                elif json.loads(stored.data)["status"] == JobStatus.RUNNING.value:
+                    known = 0
+            if not events:
+                return known
 
     async def _build_checked(self, template: Template, values: dict[str, Any]) -> TrainingSpec:
         try:

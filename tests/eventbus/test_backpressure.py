@@ -32,6 +32,11 @@ async def test_block_makes_the_publisher_wait_and_keeps_the_queue_bounded() -> N
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(publisher)
+            # Waiting for the publisher to get that far (a loaded machine can take a while), then
+            # giving it time to go further, which it must not.
+            with anyio.fail_after(10):
+                while published < 4:
+                    await anyio.sleep(0.005)
             await anyio.sleep(0.05)
             # The consumer is stuck on the first event, which still counts against maxsize; three
             # more wait in the queue, and the fifth publish waits for room.

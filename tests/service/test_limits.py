@@ -59,10 +59,13 @@ async def test_backups_over_the_quota_are_pruned_and_their_jobs_say_so(client_fo
         job_id = await submit(client, epochs=5000)
         await backed_up(tmp_path / "service", job_id)
         assert (await client.delete(f"/jobs/{job_id}")).json()["status"] == "cancelled"
+        # The job is marked first, then its files go (a crash in between leaves no job pointing at
+        # a half-deleted backup): both are waited for.
         with anyio.fail_after(30):
             while (await client.get(f"/jobs/{job_id}")).json()["backup"]:
                 await anyio.sleep(0.05)
-        assert not (tmp_path / "service" / "jobs" / job_id).exists()
+            while (tmp_path / "service" / "jobs" / job_id).exists():
+                await anyio.sleep(0.05)
         refused = await client.post(f"/jobs/{job_id}/resume")
         assert refused.status_code == 409 and "pruned" in refused.json()["error"]
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import sys
 import threading
 import warnings
 from collections.abc import AsyncIterator
@@ -26,6 +28,8 @@ from ..jobs.specs import spec_builder
 from .training_run import build_model, dataset
 
 pytestmark = pytest.mark.anyio
+
+REPOSITORY = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -208,6 +212,42 @@ async def test_a_tracking_server_that_never_answers_is_given_up_on_after_timeout
     assert any("has not answered within 0.2 s; training goes on" in message for message in messages)
     (final,) = [message for message in messages if "at the end of the run" in message]
     assert "did not answer within 0.2 s" in final and "the last epoch's (2: " in final
+
+
+# Trains for 2 epochs with an MLflowLogger whose server never answers, on the backend given, and says
+# when fit has returned; the request under way then still waits for its answer.
+TRAINS_AGAINST_A_STALLED_SERVER = """
+import sys, threading, anyio
+from trainer.callbacks import MLflowLogger
+from tests.callbacks.training_run import build_model, dataset
+
+async def main():
+    x, y = dataset()
+    logger = MLflowLogger("exp", tracking_uri=sys.argv[1], timeout=0.5)
+    history = await build_model().fit_async(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[logger])
+    waiting = [thread.name for thread in threading.enumerate() if thread.name == "MLflowLogger request"]
+    print("fit returned", history.epoch, waiting, flush=True)
+
+anyio.run(main, backend=sys.argv[2])
+"""
+
+
+async def test_a_process_whose_server_never_answers_still_exits_and_names_what_was_not_logged(anyio_backend: str) -> None:
+    # MLflow would wait 10 minutes for the answer: the process must exit long before that, once fit returns.
+    environment = {**os.environ, "MLFLOW_HTTP_REQUEST_TIMEOUT": "600", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    release = anyio.Event()
+    async with stalled_server(release) as (root, connections):
+        command = [sys.executable, "-c", TRAINS_AGAINST_A_STALLED_SERVER, root, anyio_backend]
+        with anyio.fail_after(90):  # the process exits, or the test fails here (and kills it)
+            done = await anyio.run_process(command, cwd=REPOSITORY, env=environment, check=False)
+        assert len(connections) == 1  # its one request was still unanswered when it exited
+        release.set()
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, err
+    # The request was still under way when fit returned, in a daemon thread that did not hold the exit.
+    assert out.splitlines() == ["fit returned [0, 1] ['MLflowLogger request']"]
+    assert "did not answer within 0.5 s at the end of the run; not logged:" in err
+    assert "the last epoch's (1: accuracy, loss) among them" in err and "the run itself" in err
 
 
 async def test_a_slow_store_coalesces_epochs_and_still_logs_the_final_metrics(store: tuple[str, MlflowClient], tmp_path: Path) -> None:

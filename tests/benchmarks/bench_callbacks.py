@@ -5,17 +5,22 @@ float32 data, batch 128, verbose=0. The "callbacks" variant adds ModelCheckpoint
 file every epoch), CSVLogger and RemoteMonitor posting to an HTTP server answering each POST
 after 50 ms; the server runs as a subprocess (``tests.http_recorder``), so serving never holds the
 measured process's GIL. The "loggers" variant adds TensorBoard (update_freq=50, histogram_freq=1)
-and MLflowLogger (a SQLite store in a temporary directory, its tables made beforehand); the
-"stalled_mlflow" variant adds only an MLflowLogger whose tracking server (the same subprocess,
-answering after 10^6 s) accepts connections and never answers. The variants alternate (none,
-callbacks, loggers, stalled_mlflow, none, ...) so machine noise hits them alike; the median of the
-repetitions is reported, and the ratio of the medians, both for ``fit`` to return and for training
-to reach ``on_train_end`` (a stalled logger's bounded wait at the end, ``timeout`` seconds, comes
-after that); the median of each repetition's training time over the none run just before it; and
-the CPU time of the process (all its threads), which the machine's load moves much less. Prints one JSON object per result.
+and MLflowLogger with a local SQLite store (a file in a temporary directory, its tables made
+beforehand: the store then runs in the training process); "loggers_server" the same two with
+MLflowLogger sending to a real ``mlflow server`` on 127.0.0.1 (a subprocess with its own SQLite
+store, started beforehand; its CPU time per fit is reported too, as ``server_cpu_seconds``). Both
+are as a user configures them: MLflow's defaults, its telemetry included. The "stalled_mlflow"
+variant adds only an MLflowLogger whose tracking server (the same subprocess as RemoteMonitor's,
+answering after 10^6 s) accepts connections and never answers. Each round runs every variant once,
+in a new order each round (rotated), so machine noise hits them alike; the median of the rounds is
+reported, and the ratio of the medians, both for ``fit`` to return and for training to reach
+``on_train_end`` (a stalled logger's bounded wait at the end, ``timeout`` seconds, comes after
+that); the median of each round's training time over the none run of that round; and the CPU time
+of the process (all its threads), which the machine's load moves much less. Prints one JSON
+object per result.
 
     python -m tests.benchmarks.bench_callbacks [--repeats 3] [--epochs 3] [--samples 60000]
-    OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks [--variants none,loggers]
+    OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks [--variants none,loggers,loggers_server]
 """
 
 from __future__ import annotations
@@ -23,17 +28,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 import trainer
 from trainer.callbacks.callback import Callback
@@ -49,7 +58,8 @@ BATCH_SIZE = 128
 SERVER_DELAY = 0.05
 NEVER = 1e6  # seconds: a server answering after this long is a stalled one
 STALLED_TIMEOUT = 1.0  # how long the logger of a stalled server waits for it at the end
-VARIANTS = ("none", "callbacks", "loggers", "stalled_mlflow")
+MLFLOW_SERVER_START_SECONDS = 120.0
+VARIANTS = ("none", "callbacks", "loggers", "loggers_server", "stalled_mlflow")
 REPOSITORY = Path(__file__).parents[2]
 
 
@@ -76,6 +86,56 @@ def read_root(server: subprocess.Popen[str]) -> str:
     if not root.startswith("http://"):
         raise RuntimeError(f"the HTTP server exited with {server.wait()} before printing its address")
     return root
+
+
+@contextmanager
+def mlflow_server(directory: Path) -> Iterator[tuple[str, psutil.Process]]:
+    """A real ``mlflow server`` on 127.0.0.1 with its own SQLite store in ``directory``; yields its
+    address once it answers ``/health``, and its process. Stopped (its whole process group) on leaving."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{directory / 'server.db'}", "--default-artifact-root", str(directory / "server-artifacts"),
+    ]  # fmt: skip
+    # Its background job runners (for MLflow's GenAI jobs) are off: they poll, and share the two cores with the fits.
+    environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with open(directory / "mlflow-server.log", "wb") as log, subprocess.Popen(
+        command, cwd=directory, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    ) as server:
+        try:
+            root = f"http://127.0.0.1:{port}"
+            wait_until_healthy(root, server)
+            yield root, psutil.Process(server.pid)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def wait_until_healthy(root: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + MLFLOW_SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"mlflow server exited with {server.returncode} before answering")
+        try:
+            with urllib.request.urlopen(f"{root}/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError(f"mlflow server did not answer within {MLFLOW_SERVER_START_SECONDS:g} s")
+
+
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds of ``process`` and its children so far."""
+    total = 0.0
+    for member in (process, *process.children(recursive=True)):
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def slow_callbacks(directory: Path, root: str) -> list[Callback]:
@@ -113,11 +173,11 @@ def timed_fit(x: np.ndarray, y: np.ndarray, epochs: int, callbacks: list[Callbac
     return time.perf_counter() - started, clock.at - started, time.process_time() - cpu
 
 
-def variant_callbacks(variant: str, directory: Path, root: str, store: str, stalled: str) -> list[Callback]:
+def variant_callbacks(variant: str, directory: Path, root: str, stores: dict[str, str], stalled: str) -> list[Callback]:
     if variant == "callbacks":
         return slow_callbacks(directory, root)
-    if variant == "loggers":
-        return logger_callbacks(directory, store)
+    if variant in ("loggers", "loggers_server"):
+        return logger_callbacks(directory, stores[variant])
     if variant == "stalled_mlflow":
         return [MLflowLogger("bench", tracking_uri=stalled, timeout=STALLED_TIMEOUT)]
     return []
@@ -147,14 +207,25 @@ def main() -> None:
     y = rng.integers(0, CLASSES, args.samples)
     variants = ("none", *(variant for variant in VARIANTS[1:] if variant in args.variants.split(",")))
     times: dict[str, list[tuple[float, float, float]]] = {variant: [] for variant in variants}
+    server_cpu: list[float] = []
     names: dict[str, list[str]] = {}
-    with slow_server() as root, slow_server(NEVER) as stalled, tempfile.TemporaryDirectory() as directory:
-        store = empty_store(Path(directory))
-        for _ in range(args.repeats):
-            for variant in variants:
-                callbacks = variant_callbacks(variant, Path(directory), root, store, stalled)
+    with ExitStack() as stack:
+        root = stack.enter_context(slow_server())
+        stalled = stack.enter_context(slow_server(NEVER))
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        stores = {"loggers": empty_store(directory)}
+        server: psutil.Process | None = None
+        if "loggers_server" in variants:
+            stores["loggers_server"], server = stack.enter_context(mlflow_server(directory))
+        for round_ in range(args.repeats):
+            shift = round_ % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                callbacks = variant_callbacks(variant, directory, root, stores, stalled)
                 names[variant] = [type(callback).__name__ for callback in callbacks]
+                before = tree_cpu_seconds(server) if server is not None and variant == "loggers_server" else 0.0
                 times[variant].append(timed_fit(x, y, args.epochs, callbacks))
+                if server is not None and variant == "loggers_server":
+                    server_cpu.append(tree_cpu_seconds(server) - before)
     baseline = statistics.median(run[0] for run in times["none"])
     baseline_training = statistics.median(run[1] for run in times["none"])
     baseline_cpu = statistics.median(run[2] for run in times["none"])
@@ -177,12 +248,13 @@ def main() -> None:
             "ratio_to_none": round(median / baseline, 3),
             "median_training_seconds": round(training, 4),
             "training_ratio_to_none": round(training / baseline_training, 3),
-            # Each run against the none run just before it, then the median: steadier when the load drifts.
+            # Each run against the none run of its round, then the median: steadier when the load drifts.
             "paired_training_ratio_median": round(statistics.median(
                 run[1] / none[1] for run, none in zip(runs, times["none"], strict=True)
             ), 3),
             "median_cpu_seconds": round(cpu, 4),
             "cpu_ratio_to_none": round(cpu / baseline_cpu, 3),
+            **({"server_cpu_seconds": round(statistics.median(server_cpu), 4)} if variant == "loggers_server" else {}),
         }), flush=True)  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import threading
 import warnings
@@ -273,6 +274,17 @@ async def test_a_slow_store_coalesces_epochs_and_still_logs_the_final_metrics(st
     assert logged[-1] == (7, pytest.approx(history.history["loss"][-1], rel=1e-6))
     coalesced = ", ".join(map(str, range(8 - len(steps))))
     assert any(f"the metrics of epochs {coalesced} were dropped from its queue while MLflow was slow (queue_overflow='keep_latest'); the later" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(("uri", "imported"), [("sqlite:///mlflow.db", True), ("http://127.0.0.1:5000", False)])
+def test_a_database_store_s_module_is_imported_with_the_logger_not_by_the_first_request(uri: str, imported: bool) -> None:
+    # In a fresh process, since this one imported it long ago.
+    script = (
+        "import sys; from trainer.callbacks import MLflowLogger; MLflowLogger(tracking_uri=sys.argv[1]); "
+        "print('mlflow.store.tracking.sqlalchemy_store' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script, uri], cwd=REPOSITORY, capture_output=True, text=True, timeout=100, check=True)
+    assert done.stdout.split() == [str(imported)]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import os
 import tempfile
 import threading
 import time
+import urllib.parse
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -95,6 +96,12 @@ class MLflowLogger(Callback):
         self.run_name = run_name
         self.tracking_uri = tracking_uri
         self.artifact_location = artifact_location
+        uri = tracking_uri or str(self._mlflow.get_tracking_uri())
+        databases = require(owner, "mlflow.store.db.db_types", "mlflow").DATABASE_ENGINES
+        if urllib.parse.urlsplit(uri).scheme.split("+")[0] in databases:
+            # A database store runs in this process; its module takes most of a second to import
+            # (SQLAlchemy's models), CPU the first request would take from training under the GIL.
+            require(owner, "mlflow.store.tracking.sqlalchemy_store", "mlflow")
         self.log_model = arguments.flag(owner, "log_model", log_model)
         overflow = arguments.choice(owner, "queue_overflow", queue_overflow, OVERFLOW_POLICIES)
         size = arguments.count(owner, "queue_size", queue_size)

@@ -254,6 +254,9 @@ def main() -> None:
             ), 3),
             "median_cpu_seconds": round(cpu, 4),
             "cpu_ratio_to_none": round(cpu / baseline_cpu, 3),
+            "paired_cpu_ratio_median": round(statistics.median(
+                run[2] / none[2] for run, none in zip(runs, times["none"], strict=True)
+            ), 3),
             **({"server_cpu_seconds": round(statistics.median(server_cpu), 4)} if variant == "loggers_server" else {}),
         }), flush=True)  # fmt: skip
 

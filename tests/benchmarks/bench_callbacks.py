@@ -16,10 +16,12 @@ in a new order each round (rotated), so machine noise hits them alike; the media
 reported, and the ratio of the medians, both for ``fit`` to return and for training to reach
 ``on_train_end`` (a stalled logger's bounded wait at the end, ``timeout`` seconds, comes after
 that); the median of each round's training time over the none run of that round; and the CPU time
-of the process (all its threads), which the machine's load moves much less. Prints one JSON
+of the process (all its threads), which the machine's load moves much less. With ``--fresh``,
+each fit runs in a process of its own, as a script's one fit does: it then pays what a process
+pays once (MLflow making its store, say), which later fits in a process do not. Prints one JSON
 object per result.
 
-    python -m tests.benchmarks.bench_callbacks [--repeats 3] [--epochs 3] [--samples 60000]
+    python -m tests.benchmarks.bench_callbacks [--repeats 3] [--epochs 3] [--samples 60000] [--fresh]
     OPENBLAS_NUM_THREADS=1 python -m tests.benchmarks.bench_callbacks [--variants none,loggers,loggers_server]
 """
 
@@ -40,6 +42,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -183,6 +186,26 @@ def variant_callbacks(variant: str, directory: Path, root: str, stores: dict[str
     return []
 
 
+Timed = tuple[tuple[float, float, float], list[str]]
+
+
+def fit_in_a_fresh_process(variant: str, args: argparse.Namespace, places: dict[str, Any]) -> Timed:
+    """:func:`timed_fit` of ``variant`` in a new process (``--one``), and the callbacks' names: they
+    are made before the clock starts, in that process, as a script makes them."""
+    command = [
+        sys.executable, "-m", "tests.benchmarks.bench_callbacks", "--one", variant, "--places", json.dumps(places),
+        "--epochs", str(args.epochs), "--samples", str(args.samples),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, check=True)
+    (wall, training, cpu), names = json.loads(done.stdout.splitlines()[-1])
+    return (wall, training, cpu), names
+
+
+def fit_here(variant: str, args: argparse.Namespace, places: dict[str, Any], x: np.ndarray, y: np.ndarray) -> Timed:
+    callbacks = variant_callbacks(variant, Path(places["directory"]), places["root"], places["stores"], places["stalled"])
+    return timed_fit(x, y, args.epochs, callbacks), [type(callback).__name__ for callback in callbacks]
+
+
 def empty_store(directory: Path) -> str:
     """A SQLite tracking store with its tables made, so no fit measured pays for that."""
     from mlflow.tracking import MlflowClient
@@ -198,6 +221,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--samples", type=int, default=SAMPLES)
     parser.add_argument("--variants", default=",".join(VARIANTS), help="which, comma-separated; none always runs")
+    parser.add_argument("--fresh", action="store_true", help="each fit in a process of its own")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # a --fresh fit: this variant, in this process
+    parser.add_argument("--places", help=argparse.SUPPRESS)  # its servers, stores and directory (JSON)
     args = parser.parse_args()
     # The stalled variant's logger warns, as it should, at every fit: the figures are what is wanted here.
     warnings.filterwarnings("ignore", message="MLflowLogger: .*MLflow at", category=RuntimeWarning)
@@ -205,6 +231,9 @@ def main() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(args.samples, FEATURES)).astype(np.float32)
     y = rng.integers(0, CLASSES, args.samples)
+    if args.one is not None:
+        print(json.dumps(fit_here(args.one, args, json.loads(args.places), x, y)), flush=True)
+        return
     variants = ("none", *(variant for variant in VARIANTS[1:] if variant in args.variants.split(",")))
     times: dict[str, list[tuple[float, float, float]]] = {variant: [] for variant in variants}
     server_cpu: list[float] = []
@@ -217,13 +246,13 @@ def main() -> None:
         server: psutil.Process | None = None
         if "loggers_server" in variants:
             stores["loggers_server"], server = stack.enter_context(mlflow_server(directory))
+        places: dict[str, Any] = {"root": root, "stalled": stalled, "stores": stores, "directory": str(directory)}
         for round_ in range(args.repeats):
             shift = round_ % len(variants)
             for variant in variants[shift:] + variants[:shift]:
-                callbacks = variant_callbacks(variant, directory, root, stores, stalled)
-                names[variant] = [type(callback).__name__ for callback in callbacks]
                 before = tree_cpu_seconds(server) if server is not None and variant == "loggers_server" else 0.0
-                times[variant].append(timed_fit(x, y, args.epochs, callbacks))
+                timed, names[variant] = fit_in_a_fresh_process(variant, args, places) if args.fresh else fit_here(variant, args, places, x, y)
+                times[variant].append(timed)
                 if server is not None and variant == "loggers_server":
                     server_cpu.append(tree_cpu_seconds(server) - before)
     baseline = statistics.median(run[0] for run in times["none"])
@@ -237,6 +266,7 @@ def main() -> None:
             "benchmark": "fit_with_slow_callbacks_mlp_784_256_10",
             "variant": variant,
             "callbacks": names[variant],
+            "fresh_process_per_fit": args.fresh,
             "batch_size": BATCH_SIZE,
             "epochs": args.epochs,
             "samples": args.samples,

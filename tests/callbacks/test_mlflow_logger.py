@@ -251,6 +251,51 @@ async def test_a_process_whose_server_never_answers_still_exits_and_names_what_w
     assert "the last epoch's (1: accuracy, loss) among them" in err and "the run itself" in err
 
 
+# Cancels a long fit once the logger waits for its first request, which the server never answers.
+CANCELLED_WHILE_THE_LOGGER_WAITS = """
+import sys, threading, anyio
+from trainer.callbacks import Callback, MLflowLogger
+from tests.callbacks.training_run import build_model, dataset
+
+class CancelOnceTheRequestWaits(Callback):
+    delivery = "inline"
+
+    def __init__(self, scope):
+        super().__init__()
+        self.scope = scope
+
+    async def on_epoch_begin(self, epoch, logs=None):
+        with anyio.fail_after(60):
+            while not any(thread.name == "MLflowLogger request" for thread in threading.enumerate()):
+                await anyio.sleep(0.01)
+        self.scope.cancel()
+
+async def main():
+    x, y = dataset()
+    logger = MLflowLogger("exp", tracking_uri=sys.argv[1], timeout=600)
+    with anyio.CancelScope() as scope:
+        await build_model().fit_async(x, y, batch_size=16, epochs=1000, verbose=0, callbacks=[logger, CancelOnceTheRequestWaits(scope)])
+    print("cancelled", scope.cancelled_caught, flush=True)
+
+anyio.run(main, backend=sys.argv[2])
+"""
+
+
+async def test_a_fit_cancelled_while_the_logger_waits_lets_the_process_exit(anyio_backend: str) -> None:
+    # The logger would wait 600 s for its first request: its wait, let go by the cancellation, must not
+    # keep the process alive (on asyncio, anyio's worker threads are not daemon threads).
+    environment = {**os.environ, "MLFLOW_HTTP_REQUEST_TIMEOUT": "600", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    release = anyio.Event()
+    async with stalled_server(release) as (root, connections):
+        command = [sys.executable, "-c", CANCELLED_WHILE_THE_LOGGER_WAITS, root, anyio_backend]
+        with anyio.fail_after(90):  # the process exits, or the test fails here (and kills it)
+            done = await anyio.run_process(command, cwd=REPOSITORY, env=environment, check=False)
+        assert len(connections) == 1
+        release.set()
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().splitlines() == ["cancelled True"]
+
+
 async def test_a_slow_store_coalesces_epochs_and_still_logs_the_final_metrics(store: tuple[str, MlflowClient], tmp_path: Path) -> None:
     uri, client = store
     # Another connection holds the database's write lock until training ends: every request of the

@@ -233,15 +233,22 @@ anyio.run(main, backend=sys.argv[2])
 """
 
 
-async def test_a_process_whose_server_never_answers_still_exits_and_names_what_was_not_logged(anyio_backend: str) -> None:
-    # MLflow would wait 10 minutes for the answer: the process must exit long before that, once fit returns.
+async def run_against_a_stalled_server(script: str, backend: str) -> tuple[subprocess.CompletedProcess[bytes], int]:
+    """Runs ``script`` (given the server's root and ``backend``) as a process, with a server that never
+    answers and MLflow waiting 10 minutes for each answer: the process must exit long before that.
+    Returns how it ended and how many connections the server had."""
     environment = {**os.environ, "MLFLOW_HTTP_REQUEST_TIMEOUT": "600", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
     release = anyio.Event()
-    async with stalled_server(release) as (root, _):
-        command = [sys.executable, "-c", TRAINS_AGAINST_A_STALLED_SERVER, root, anyio_backend]
+    async with stalled_server(release) as (root, connections):
+        command = [sys.executable, "-c", script, root, backend]
         with anyio.fail_after(90):  # the process exits, or the test fails here (and kills it)
             done = await anyio.run_process(command, cwd=REPOSITORY, env=environment, check=False)
         release.set()
+        return done, len(connections)
+
+
+async def test_a_process_whose_server_never_answers_still_exits_and_names_what_was_not_logged(anyio_backend: str) -> None:
+    done, _ = await run_against_a_stalled_server(TRAINS_AGAINST_A_STALLED_SERVER, anyio_backend)
     out, err = done.stdout.decode(), done.stderr.decode()
     assert done.returncode == 0, err
     # The request was still under way when fit returned, in a daemon thread that did not hold the exit.
@@ -286,14 +293,8 @@ anyio.run(main, backend=sys.argv[2])
 async def test_a_fit_cancelled_while_the_logger_waits_lets_the_process_exit(anyio_backend: str) -> None:
     # The logger would wait 600 s for its first request: its wait, let go by the cancellation, must not
     # keep the process alive (on asyncio, anyio's worker threads are not daemon threads).
-    environment = {**os.environ, "MLFLOW_HTTP_REQUEST_TIMEOUT": "600", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
-    release = anyio.Event()
-    async with stalled_server(release) as (root, connections):
-        command = [sys.executable, "-c", CANCELLED_WHILE_THE_LOGGER_WAITS, root, anyio_backend]
-        with anyio.fail_after(90):  # the process exits, or the test fails here (and kills it)
-            done = await anyio.run_process(command, cwd=REPOSITORY, env=environment, check=False)
-        assert len(connections) == 1
-        release.set()
+    done, connections = await run_against_a_stalled_server(CANCELLED_WHILE_THE_LOGGER_WAITS, anyio_backend)
+    assert connections == 1
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().splitlines() == ["cancelled True"]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import AsyncIterator
@@ -26,6 +29,8 @@ from ..jobs.specs import spec_builder
 from .training_run import build_model, dataset
 
 pytestmark = pytest.mark.anyio
+
+REPOSITORY = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -210,6 +215,90 @@ async def test_a_tracking_server_that_never_answers_is_given_up_on_after_timeout
     assert "did not answer within 0.2 s" in final and "the last epoch's (2: " in final
 
 
+# Trains for 2 epochs with an MLflowLogger whose server never answers, on the backend given, and says
+# when fit has returned; the request under way then still waits for its answer.
+TRAINS_AGAINST_A_STALLED_SERVER = """
+import sys, threading, anyio
+from trainer.callbacks import MLflowLogger
+from tests.callbacks.training_run import build_model, dataset
+
+async def main():
+    x, y = dataset()
+    logger = MLflowLogger("exp", tracking_uri=sys.argv[1], timeout=0.5)
+    history = await build_model().fit_async(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[logger])
+    waiting = [thread.name for thread in threading.enumerate() if thread.name == "MLflowLogger request"]
+    print("fit returned", history.epoch, waiting, flush=True)
+
+anyio.run(main, backend=sys.argv[2])
+"""
+
+
+async def run_against_a_stalled_server(script: str, backend: str) -> tuple[subprocess.CompletedProcess[bytes], int]:
+    """Runs ``script`` (given the server's root and ``backend``) as a process, with a server that never
+    answers and MLflow waiting 10 minutes for each answer: the process must exit long before that.
+    Returns how it ended and how many connections the server had."""
+    environment = {**os.environ, "MLFLOW_HTTP_REQUEST_TIMEOUT": "600", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    release = anyio.Event()
+    async with stalled_server(release) as (root, connections):
+        command = [sys.executable, "-c", script, root, backend]
+        with anyio.fail_after(90):  # the process exits, or the test fails here (and kills it)
+            done = await anyio.run_process(command, cwd=REPOSITORY, env=environment, check=False)
+        release.set()
+        return done, len(connections)
+
+
+async def test_a_process_whose_server_never_answers_still_exits_and_names_what_was_not_logged(anyio_backend: str) -> None:
+    done, _ = await run_against_a_stalled_server(TRAINS_AGAINST_A_STALLED_SERVER, anyio_backend)
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, err
+    # The request was still under way when fit returned, in a daemon thread that did not hold the exit.
+    assert out.splitlines() == ["fit returned [0, 1] ['MLflowLogger request']"]
+    assert "did not answer within 0.5 s at the end of the run; not logged:" in err
+    assert "the last epoch's (1: accuracy, loss) among them" in err and "the run itself" in err
+
+
+# Cancels a long fit once the logger's first request has reached the server, which never answers.
+CANCELLED_WHILE_THE_LOGGER_WAITS = """
+import sys, urllib.parse, anyio, psutil
+from trainer.callbacks import Callback, MLflowLogger
+from tests.callbacks.training_run import build_model, dataset
+
+PORT = urllib.parse.urlsplit(sys.argv[1]).port
+
+class CancelOnceTheRequestWaits(Callback):
+    delivery = "inline"
+
+    def __init__(self, scope):
+        super().__init__()
+        self.scope = scope
+
+    async def on_epoch_begin(self, epoch, logs=None):
+        with anyio.fail_after(60):
+            while not any(connection.raddr and connection.raddr.port == PORT and connection.status == "ESTABLISHED"
+                          for connection in psutil.Process().net_connections(kind="tcp")):
+                await anyio.sleep(0.01)
+        self.scope.cancel()
+
+async def main():
+    x, y = dataset()
+    logger = MLflowLogger("exp", tracking_uri=sys.argv[1], timeout=600)
+    with anyio.CancelScope() as scope:
+        await build_model().fit_async(x, y, batch_size=16, epochs=1000, verbose=0, callbacks=[logger, CancelOnceTheRequestWaits(scope)])
+    print("cancelled", scope.cancelled_caught, flush=True)
+
+anyio.run(main, backend=sys.argv[2])
+"""
+
+
+async def test_a_fit_cancelled_while_the_logger_waits_lets_the_process_exit(anyio_backend: str) -> None:
+    # The logger would wait 600 s for its first request: its wait, let go by the cancellation, must not
+    # keep the process alive (on asyncio, anyio's worker threads are not daemon threads).
+    done, connections = await run_against_a_stalled_server(CANCELLED_WHILE_THE_LOGGER_WAITS, anyio_backend)
+    assert connections == 1
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().splitlines() == ["cancelled True"]
+
+
 async def test_a_slow_store_coalesces_epochs_and_still_logs_the_final_metrics(store: tuple[str, MlflowClient], tmp_path: Path) -> None:
     uri, client = store
     # Another connection holds the database's write lock until training ends: every request of the
@@ -233,6 +322,17 @@ async def test_a_slow_store_coalesces_epochs_and_still_logs_the_final_metrics(st
     assert logged[-1] == (7, pytest.approx(history.history["loss"][-1], rel=1e-6))
     coalesced = ", ".join(map(str, range(8 - len(steps))))
     assert any(f"the metrics of epochs {coalesced} were dropped from its queue while MLflow was slow (queue_overflow='keep_latest'); the later" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(("uri", "imported"), [("sqlite:///mlflow.db", True), ("http://127.0.0.1:5000", False)])
+def test_a_database_store_s_module_is_imported_with_the_logger_not_by_the_first_request(uri: str, imported: bool) -> None:
+    # In a fresh process, since this one imported it long ago.
+    script = (
+        "import sys; from trainer.callbacks import MLflowLogger; MLflowLogger(tracking_uri=sys.argv[1]); "
+        "print('mlflow.store.tracking.sqlalchemy_store' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script, uri], cwd=REPOSITORY, capture_output=True, text=True, timeout=100, check=True)
+    assert done.stdout.split() == [str(imported)]
 
 
 @pytest.mark.parametrize(

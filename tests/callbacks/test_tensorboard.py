@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import anyio
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -193,6 +194,62 @@ async def test_histograms_at_every_histogram_freq_epochs_the_last_of_the_final_w
         assert last.sum == pytest.approx(float(weight.sum()), rel=1e-5, abs=1e-6)
 
 
+async def test_each_histogram_is_of_the_weights_as_its_epoch_left_them(tmp_path: Path) -> None:
+    class RecordWeights(Callback):
+        """After TensorBoard, in the same thread: the weights at each epoch's end."""
+
+        delivery = "thread"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.at_end: list[list[np.ndarray]] = []
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.at_end.append([np.array(weight) for weight in self.model.layers[-1].weights])
+
+    logdir, recorder, model = tmp_path / "tb", RecordWeights(), keras_model()
+    await fit(model, [TensorBoard(logdir, histogram_freq=1), recorder], epochs=4, validate=False)
+    accumulator = accumulators(logdir)[str(logdir / "train")]
+    dense = model.layers[-1].name
+    for index, name in enumerate(("kernel", "bias")):
+        events = accumulator.Histograms(f"{dense}/{name}/histogram")
+        assert [event.step for event in events] == [0, 1, 2, 3]
+        for event, weights in zip(events, recorder.at_end, strict=True):
+            weight = weights[index]
+            histogram = event.histogram_value
+            assert (histogram.min, histogram.max) == (pytest.approx(float(weight.min())), pytest.approx(float(weight.max())))
+            assert histogram.sum == pytest.approx(float(weight.sum()), rel=1e-5, abs=1e-6)
+    # Training moved the weights between epochs: each histogram told its own epoch apart.
+    assert len({float(weights[0].sum()) for weights in recorder.at_end}) == 4
+
+
+async def test_an_epoch_is_on_disk_while_training_goes_on(tmp_path: Path) -> None:
+    logdir = tmp_path / "tb"
+    seen: list[list[int]] = []
+
+    class WaitForEpochs(Callback):
+        """Holds epoch 2's start until TensorBoard's files show epochs 0 and 1 (or fails after 30 s)."""
+
+        delivery = "inline"
+
+        async def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if epoch != 2:
+                return
+            with anyio.fail_after(30):
+                while True:
+                    written = accumulators(logdir).get(str(logdir / "train"))
+                    found = written is not None and "epoch_loss" in written.Tags()["scalars"]
+                    steps = [event.step for event in written.Scalars("epoch_loss")] if found else []  # type: ignore[union-attr]
+                    if steps == [0, 1]:
+                        break
+                    await anyio.sleep(0.05)
+            seen.append(steps)
+
+    await fit(keras_model(), [TensorBoard(logdir), WaitForEpochs()], epochs=3, validate=False)
+    assert seen == [[0, 1]]
+    assert [step for step, _ in scalars(logdir / "train", "epoch_loss")] == [0, 1, 2]
+
+
 async def test_update_freq_writes_every_n_batches_the_running_means_then(tmp_path: Path) -> None:
     class RecordBatches(Callback):
         def __init__(self) -> None:
@@ -255,9 +312,9 @@ async def test_each_job_of_the_job_manager_is_its_own_run(tmp_path: Path) -> Non
         assert [step for step, _ in scalars(logdir / job.id / "train", "epoch_loss")] == [0, 1]
 
 
-def test_it_is_queued_and_per_epoch_it_takes_no_batch_events() -> None:
+def test_it_runs_in_the_compute_thread_and_per_epoch_it_takes_no_batch_events() -> None:
     per_epoch, per_batch = TensorBoard("logs"), TensorBoard("logs", update_freq=50)
-    assert per_epoch.delivery == per_batch.delivery == "queued"
+    assert per_epoch.delivery == per_batch.delivery == "thread"
     assert "on_train_batch_end" not in overridden_hooks(per_epoch)
     assert "on_train_batch_end" in overridden_hooks(per_batch)
 

@@ -6,6 +6,7 @@ import os
 import tempfile
 import threading
 import time
+import urllib.parse
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,7 @@ MODEL_ARTIFACT = "model.model.npz"
 _MAX_PENDING_METRICS = 10_000  # what waits for a stalled server, at most; the oldest go first
 _METRICS_PER_REQUEST = 1000  # MLflow's limits for one log_batch
 _PARAMS_PER_REQUEST = 100
+_WAIT_SLICE = 0.25  # seconds: how long a wait for a request, abandoned when its hook is cancelled, lingers
 
 
 class MLflowLogger(Callback):
@@ -55,7 +57,8 @@ class MLflowLogger(Callback):
     epoch's metrics wait in place of older ones and training never waits; ``"block"`` loses
     nothing in the queue and lets training wait while the logger waits; ``"drop_oldest"`` and
     ``"error"`` as the bus has them. Epochs the queue dropped are named in a warning at the end.
-    Every request runs in a worker thread, one at a time. The logger waits for the server
+    Every request runs in a worker thread, one at a time (a daemon thread: one still waiting for a
+    stalled server never keeps the process from exiting). The logger waits for the server
     ``timeout`` seconds at most, once per request: what it has not sent meanwhile waits (coalesced
     by epoch and metric, at most 10 000 values, the oldest dropped first) and goes with the next
     request. At the end of training it waits up to ``timeout`` seconds more for what is left, the
@@ -84,6 +87,7 @@ class MLflowLogger(Callback):
         # Imported now, not in the first hook: importing mlflow takes a second, which training must not wait for.
         self._mlflow: Any = require(owner, "mlflow", "mlflow")
         require(owner, "mlflow.tracking", "mlflow")
+        self._thread_cache: Any = require(owner, "trio.lowlevel", "mlflow")  # its daemon worker threads
         named = {"experiment": experiment, "run_name": run_name, "tracking_uri": tracking_uri, "artifact_location": artifact_location}
         for name, value in named.items():
             if value is not None and (not isinstance(value, str) or not value):
@@ -92,6 +96,12 @@ class MLflowLogger(Callback):
         self.run_name = run_name
         self.tracking_uri = tracking_uri
         self.artifact_location = artifact_location
+        uri = tracking_uri or str(self._mlflow.get_tracking_uri())
+        databases = require(owner, "mlflow.store.db.db_types", "mlflow").DATABASE_ENGINES
+        if urllib.parse.urlsplit(uri).scheme.split("+")[0] in databases:
+            # A database store runs in this process; its module takes most of a second to import
+            # (SQLAlchemy's models), CPU the first request would take from training under the GIL.
+            require(owner, "mlflow.store.tracking.sqlalchemy_store", "mlflow")
         self.log_model = arguments.flag(owner, "log_model", log_model)
         overflow = arguments.choice(owner, "queue_overflow", queue_overflow, OVERFLOW_POLICIES)
         size = arguments.count(owner, "queue_size", queue_size)
@@ -237,7 +247,7 @@ class _Outbox:
                 return not self.pending()
             if request is not None and request.error is not None:
                 return False  # it failed just now: the next hook retries
-            self._request = _Request(self._deliver, self._snapshot())
+            self._request = _Request(self._logger._thread_cache, self._deliver, self._snapshot())
 
     def _snapshot(self) -> dict[str, Any]:
         # The final epoch's metrics first: if the server takes only part before the deadline, it takes them.
@@ -337,18 +347,21 @@ class _Outbox:
 
 
 class _Request:
-    """One request to MLflow in a thread of its own; what it managed to send, and how it ended.
+    """One request to MLflow in a worker thread; what it managed to send, and how it ended.
 
-    The one thread the project starts by hand, and a daemon: a request given up on goes on until
-    MLflow's own timeout and retries end it (minutes, by default), and it must not keep the process
-    alive meanwhile, as one of anyio's worker threads would on asyncio. Nothing waits for it
-    unbounded: every wait has a deadline.
+    The thread is one of trio's cached worker threads (``trio.lowlevel.start_thread_soon``, which
+    needs no trio event loop: it serves asyncio too), because they are daemon threads: a request
+    given up on goes on until MLflow's own timeout and retries end it (minutes, by default), and it
+    must not keep the process alive meanwhile, as one of anyio's worker threads would on asyncio.
+    Nothing waits for it unbounded: every wait has a deadline, and a wait abandoned by a cancelled
+    hook lingers a quarter of a second at most.
     """
 
-    def __init__(self, deliver: Any, what: dict[str, Any]) -> None:
+    def __init__(self, thread_cache: Any, deliver: Any, what: dict[str, Any]) -> None:
+        self._thread_cache = thread_cache
         self._deliver = deliver
         self._what = what
-        self._thread: threading.Thread | None = None
+        self._started = False
         self.given_up = False  # a wait for it reached its deadline
         self.done = threading.Event()
         self.error: Exception | None = None
@@ -360,23 +373,26 @@ class _Request:
 
     async def wait(self, deadline: float) -> bool:
         """Start it (the first time) and wait for it until ``deadline`` at most; whether it is done."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="MLflowLogger request", daemon=True)
-            self._thread.start()
-        remaining = deadline - anyio.current_time()
-        if remaining > 0 and not self.done.is_set():
-            # The waiting thread returns by itself at the deadline; cancelled sooner, it is let go.
-            await anyio.to_thread.run_sync(self.done.wait, remaining, abandon_on_cancel=True)
+        if not self._started:
+            self._started = True
+            self._thread_cache.start_thread_soon(self._run, self._ran, name="MLflowLogger request")
+        while not self.done.is_set() and (remaining := deadline - anyio.current_time()) > 0:
+            # Each wait returns by itself within a slice, so one let go when its hook is cancelled
+            # (the thread goes on waiting) cannot keep an asyncio program from exiting.
+            await anyio.to_thread.run_sync(self.done.wait, min(remaining, _WAIT_SLICE), abandon_on_cancel=True)
         self.given_up = self.given_up or not self.done.is_set()
         return self.done.is_set()
 
     def _run(self) -> None:
-        try:
-            self._deliver(self, self._what)
-        except Exception as error:  # reported by the logger, retried with the next request
-            self.error = error
-        finally:
-            self.done.set()
+        self._deliver(self, self._what)
+
+    def _ran(self, result: Any) -> None:
+        # In the request's thread, once it ends; must not block.
+        error = getattr(result, "error", None)  # an outcome.Error: the request raised
+        if error is not None:
+            # Reported by the logger and retried with the next request; never re-raised into the fit.
+            self.error = error if isinstance(error, Exception) else RuntimeError(f"the request ended with {error!r}")
+        self.done.set()
 
 
 def _param(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""TensorBoard: event files for TensorBoard's scalars, histograms and text, written off the training path."""
+"""TensorBoard: event files for TensorBoard's scalars, histograms and text, written by tensorboardX's writer thread."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 import numpy as np
 
 from trainer.summary import format_summary
@@ -23,10 +22,17 @@ from .subscriber import current_event
 if TYPE_CHECKING:
     from trainer.layers.layer import Layer
 
-__all__ = ["HISTOGRAM_BUCKETS", "TensorBoard"]
+__all__ = ["FLUSH_SECONDS", "HISTOGRAM_BUCKETS", "MAX_QUEUE", "TensorBoard"]
 
 HISTOGRAM_BUCKETS = 30
 """Buckets per weight histogram: ``tf.summary.histogram``'s default, which Keras's TensorBoard uses."""
+
+MAX_QUEUE = 1000
+"""Summaries queued for the writer's thread, at most, per run directory."""
+
+FLUSH_SECONDS = 1
+"""The writer's thread flushes what it has written at most this long after writing it, so
+TensorBoard shows each epoch about as it ends."""
 
 # Several writers may open a directory within one second (two fits, say): their files must not share a name.
 _writer_numbers = itertools.count(1)
@@ -37,8 +43,7 @@ class TensorBoard(Callback):
 
     * ``train/``: ``epoch_<metric>`` at each epoch's end (step: the epoch, 0-based), with
       ``epoch_learning_rate`` (the ``learning_rate`` of the epoch's logs when a callback put it
-      there, else the optimizer's, read when the worker gets to the epoch) and, with
-      ``write_steps_per_second``, ``epoch_steps_per_second``;
+      there, else the optimizer's) and, with ``write_steps_per_second``, ``epoch_steps_per_second``;
       ``batch_<metric>`` (the running means of the logs) every ``update_freq`` training batches
       (step: the batch's number since training began, 1-based), with ``batch_steps_per_second``;
       ``<layer>/<weight>/histogram`` for every weight at epochs ``0, histogram_freq, 2 *
@@ -54,15 +59,17 @@ class TensorBoard(Callback):
     batch) or a positive integer; batch scalars are written when the batch count reaches a multiple
     of it (Keras 3 writes every batch whatever the integer).
 
-    Queued: every file write runs in a worker thread, in order, while training goes on (the batch
-    hook counts batches on the event loop and hands the writes to a worker thread); each
-    epoch's end is flushed to disk, and ``fit`` returns once the files are closed. Events carry
-    read-only copies of the logs; weights for histograms are copied when the worker reaches the
-    epoch's end, which is at once unless it lags behind, so a histogram may include the first
-    steps of the next epoch. Event files are written by ``tensorboardX`` (the ``tensorboard`` extra).
+    Its hooks run where the event happens, in the compute thread (``delivery = "thread"``), as Keras
+    calls its callbacks, so a batch costs a count, and an epoch's scalars and histograms describe
+    the model exactly as the epoch left it. A hook only builds the summaries and queues them (at
+    most :data:`MAX_QUEUE` wait; past that, a hook waits for the disk): the file writes, and the
+    flushes (at most :data:`FLUSH_SECONDS` after each write), run in the thread of tensorboardX's
+    writer, never on the training path. The files are opened when training (or a standalone
+    evaluation) begins and closed, everything written, before its end is passed on to the callbacks
+    after this one. Event files are written by ``tensorboardX`` (the ``tensorboard`` extra).
     """
 
-    delivery = "queued"
+    delivery = "thread"
 
     def __init__(
         self,
@@ -114,10 +121,10 @@ class TensorBoard(Callback):
         self._start_iterations = int(getattr(optimizer, "iterations", 0))
         self._steps = int(params.get("steps") or 0)
         self._epochs_begun = 0
-        # Taken here, so it describes the model as the run starts whenever the worker writes it.
+        # Taken here, before the first step builds the optimizer: the model as the run starts.
         self._summary = format_summary(self.model) if self.write_graph else ""
 
-    # -- the hooks (each runs in the worker thread, but the batch hook) --------------------------
+    # -- the hooks (in the compute thread; the writer's own thread writes the files) -------------
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._fitting = True
@@ -134,9 +141,7 @@ class TensorBoard(Callback):
         self._epoch_began = self._event_time()
         self._last_written = (self._global_batch, self._epoch_began)
 
-    async def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        # On the event loop: most batches only count, and that is cheaper there than a trip to a
-        # worker thread; the batches that write go to one.
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         assert isinstance(self.update_freq, int)
         before, self._global_batch = self._global_batch, self._epoch_first_batch + batch + 1
         if self._global_batch // self.update_freq == before // self.update_freq:
@@ -148,7 +153,7 @@ class TensorBoard(Callback):
             self._last_written = (step, now)
             if now > written_at:
                 scalars["steps_per_second"] = (step - written_batch) / (now - written_at)
-        await anyio.to_thread.run_sync(self._write_scalars, "train", "batch_", scalars, step)
+        self._write_scalars("train", "batch_", scalars, step)
 
     def _write_scalars(self, run: str, prefix: str, scalars: Mapping[str, float], step: int) -> None:
         writer = self._writer(run)
@@ -185,8 +190,6 @@ class TensorBoard(Callback):
             writer = self._writer("train")
             for tag, weight in _named_weights(self.model.layers):
                 writer.add_histogram(tag + "/histogram", weight, epoch, bins=HISTOGRAM_BUCKETS)
-        for writer in self._writers.values():
-            writer.flush()
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._fitting = False
@@ -206,7 +209,10 @@ class TensorBoard(Callback):
         writer = self._writers.get(run)
         if writer is None:
             suffix = f".{os.getpid()}.{next(_writer_numbers)}"
-            writer = self._writers[run] = self._writer_class(os.path.join(self._run_dir, run), filename_suffix=suffix)
+            path = os.path.join(self._run_dir, run)
+            writer = self._writers[run] = self._writer_class(
+                path, max_queue=MAX_QUEUE, flush_secs=FLUSH_SECONDS, filename_suffix=suffix
+            )
         return writer
 
     def _close_writers(self) -> None:
@@ -215,19 +221,19 @@ class TensorBoard(Callback):
             writer.close()
 
     def _event_time(self) -> float:
-        """When the event being handled happened (monotonic seconds): the worker handles it later."""
+        """When the event being handled happened (monotonic seconds)."""
         event = current_event()
         assert event is not None, "called from a hook"
         return event.time
 
 
 def _named_weights(layers: list[Layer]) -> list[tuple[str, np.ndarray]]:
-    """``(<layer>/<weight>, a copy)`` for every weight, named by the layer attribute that holds it
+    """``(<layer>/<weight>, the weight)`` for every weight, named by the layer attribute that holds it
     (``kernel``, ``bias``, ``gamma``...), else by its index."""
     named = []
     for layer in layers:
         attributes = {id(value): name for name, value in vars(layer).items() if isinstance(value, np.ndarray)}
         for index, weight in enumerate(layer.weights):
             name = attributes.get(id(weight), f"weight_{index}").lstrip("_")
-            named.append((f"{layer.name}/{name}", np.array(weight, copy=True)))
+            named.append((f"{layer.name}/{name}", weight))
     return named

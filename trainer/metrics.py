@@ -80,6 +80,10 @@ class Metric:
     def result(self) -> np.float32:
         raise NotImplementedError
 
+    def _logs_value(self) -> float:
+        """``float(self.result())``, what ``logs`` hold, made at every batch someone listens to."""
+        return float(self.result())
+
     def reset_state(self) -> None:
         raise NotImplementedError
 
@@ -125,6 +129,12 @@ class Mean(Metric):
 
     def result(self) -> np.float32:
         return np.float32(self.total / self.count) if self.count else np.float32(0)
+
+    def _logs_value(self) -> float:
+        if type(self).result is not Mean.result:  # a subclass's own result() is what its logs hold
+            return float(self.result())
+        # The same float32 quotient as result(), without a numpy scalar (see reset_state).
+        return to_float32(self.total / self.count) if self.count else 0.0
 
 
 class MeanMetricWrapper(Mean):

@@ -216,7 +216,7 @@ class Sequential(Trainer):
             by_name = sorted(self.metrics, key=lambda m: m.name)
             if self._compiled_metrics is not None:
                 self._metrics_by_name = by_name
-        return {metric.name: float(metric.result()) for metric in by_name}
+        return {metric.name: metric._logs_value() for metric in by_name}
 
     # ----- data
 

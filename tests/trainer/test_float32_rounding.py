@@ -46,3 +46,14 @@ def test_the_loss_tracker_s_running_mean_is_a_float32_accumulation():
         total, count = np.float32(total + loss * np.float32(size)), np.float32(count + np.float32(size))
     assert tracker.result() == np.float32(total / count)
     assert tracker.result().dtype == np.float32
+
+
+def test_logs_hold_what_result_gives_even_for_a_subclass_s_own_result():
+    class Doubled(Mean):
+        def result(self):
+            return np.float32(2) * super().result()
+
+    for metric in (Mean(), Doubled()):
+        metric.add_weighted(np.float32(0.1), 3)
+        metric.add_weighted(np.float32(0.7), 5)
+        assert metric._logs_value() == float(metric.result())

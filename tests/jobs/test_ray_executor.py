@@ -164,20 +164,23 @@ def is_loopback(address: str) -> bool:
 
 
 def test_the_ray_the_tests_started_listens_and_connects_on_loopback_only(local_ray: ModuleType) -> None:
-    processes = psutil.Process().children(recursive=True)  # every process of the Ray this session started
-    names = {process.name() for process in processes}
-    assert any("gcs_server" in name for name in names) and any("raylet" in name for name in names), names
-    listening, connected = [], []
-    for process in processes:
+    # Every process of the Ray this session started, with what it has open; Ray's short-lived
+    # helpers may exit while they are read, and are left out.
+    seen = []
+    for process in psutil.Process().children(recursive=True):
         try:
-            connections = process.net_connections(kind="inet")
+            seen.append((process.name(), process.net_connections(kind="inet")))
         except psutil.NoSuchProcess:
             continue
+    names = {name for name, _ in seen}
+    assert any("gcs_server" in name for name in names) and any("raylet" in name for name in names), names
+    listening, connected = [], []
+    for name, connections in seen:
         for connection in connections:
             if connection.status == psutil.CONN_LISTEN:
-                listening.append((process.name(), connection.laddr.ip, connection.laddr.port))
+                listening.append((name, connection.laddr.ip, connection.laddr.port))
             elif connection.raddr:
-                connected.append((process.name(), connection.raddr.ip, connection.raddr.port))
+                connected.append((name, connection.raddr.ip, connection.raddr.port))
     assert len(listening) >= 3  # the GCS, the raylet, the object manager at least
     assert [entry for entry in listening if not is_loopback(entry[1])] == []
     assert [entry for entry in connected if not is_loopback(entry[1])] == []

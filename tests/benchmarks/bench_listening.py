@@ -2,7 +2,7 @@
 
     python -m tests.benchmarks.bench_listening [--repeats 7] [--samples 40000]
     python -m tests.benchmarks.bench_listening --keras-python /work/wt/keras-venv/bin/python
-    python -m tests.benchmarks.bench_listening --instructions [--samples 10000]
+    python -m tests.benchmarks.bench_listening --instructions [--samples 20000]
 
 A small MLP 16-64-64-4 (relu, softmax + sparse_categorical_crossentropy, SGD 0.01), batch 32, one
 epoch of synthetic data per measurement, ``shuffle=False``, interpreter work rather than BLAS: where

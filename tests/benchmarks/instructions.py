@@ -1,9 +1,10 @@
 """Instructions a piece of work executes, counted by valgrind: a steady measure on a noisy machine.
 
 Wall-clock and even CPU time swing from run to run by more than a few per cent on a shared 2-core
-machine; the count of instructions a process executes moves far less (by up to about 1% of a small
-model's step between runs, from how valgrind interleaves the threads). It is a proxy for time, not time: an instruction of numpy's SIMD loops does
-more than one of the interpreter's. Benchmarks report it beside their timings, never instead of them.
+machine; the count of instructions a process executes moves far less (by up to about 1.3% of a
+small model's step between runs, from how valgrind interleaves the threads). It is a proxy for time,
+not time: an instruction of numpy's SIMD loops does more than one of the interpreter's. Benchmarks
+report it beside their timings, never instead of them.
 
 A benchmark runs its work in a fresh interpreter under ``valgrind --tool=cachegrind --cache-sim=no``
 (every thread counted) at two or three sizes: differences between the counts are the work's own cost,

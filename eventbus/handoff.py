@@ -67,8 +67,10 @@ class ThreadHandoff:
         publish: Callable[[Event], Awaitable[None]],
         on_error: Callable[[Event, Exception], None],
         maxsize: int,
+        deliver_at_once: Callable[[list[Event], int], int] | None = None,
     ) -> None:
         self._publish = publish
+        self._deliver_at_once = deliver_at_once
         self._on_error = on_error
         self.maxsize = maxsize
         self._pending: deque[tuple[Event, _Outcome | None]] = deque()
@@ -133,10 +135,14 @@ class ThreadHandoff:
                 while True:
                     self._ready = anyio.Event()
                     unawaited = False
-                    while (entry := self._take_next()) is not None:
-                        unawaited = unawaited or entry[1] is None
+                    while (taken := self._take_next()) is not None:
+                        events, outcome = taken
+                        if outcome is None:
+                            unawaited = True
+                            await self._publish_unawaited(events)
+                            continue
                         try:
-                            await self._publish_entry(*entry)
+                            await self._publish_entry(events[0], outcome)
                         finally:
                             self._settle(1)  # published, or cut short by the pump's end: done with either way
                     if unawaited:
@@ -148,6 +154,24 @@ class ThreadHandoff:
                         break
         finally:
             self._release_waiting_threads()
+
+    async def _publish_unawaited(self, events: list[Event]) -> None:
+        """Publish ``events``, handed over without waiting, in order: as many at once as
+        ``deliver_at_once`` takes, the others one by one. A handler's exception goes to ``on_error``."""
+        index = 0
+        try:
+            while index < len(events):
+                delivered = self._deliver_at_once(events, index) if self._deliver_at_once is not None else 0
+                if not delivered:
+                    event, delivered = events[index], 1
+                    try:
+                        await self._publish(event)
+                    except Exception as exc:
+                        self._on_error(event, exc)
+                index += delivered
+                self._settle(delivered)
+        finally:
+            self._settle(len(events) - index)  # cut short by the pump's end: done with either way
 
     async def _publish_entry(self, event: Event, outcome: _Outcome | None) -> None:
         try:
@@ -179,15 +203,23 @@ class ThreadHandoff:
             self._awake = False
             return True
 
-    def _take_next(self) -> tuple[Event, _Outcome | None] | None:
+    def _take_next(self) -> tuple[list[Event], _Outcome | None] | None:
+        """What to publish next: the events handed over without waiting up to the next waited-for
+        one, all at once (no thread waits for them, so none can be withdrawn), or that one alone,
+        with its outcome; None if nothing is pending."""
         with self._lock:
-            while self._pending:
-                event, outcome = self._pending.popleft()
+            pending = self._pending
+            while pending:
+                event, outcome = pending[0]
                 if outcome is None:
-                    return event, None
+                    events = []
+                    while pending and pending[0][1] is None:
+                        events.append(pending.popleft()[0])
+                    return events, None
+                pending.popleft()
                 if not outcome.withdrawn:
                     outcome.taken = True
-                    return event, outcome
+                    return [event], outcome
                 self._settle(1)
             return None
 

@@ -28,14 +28,15 @@ class Mailbox(Generic[T]):
     loop's thread (the bus brings worker threads' publishes there).
     """
 
-    __slots__ = ("maxsize", "overflow", "_items", "_in_hand", "_reserved", "_readable", "_writable", "closed")
+    __slots__ = ("maxsize", "overflow", "held", "_items", "_readable", "_writable", "closed")
 
     def __init__(self, maxsize: int, overflow: Overflow) -> None:
         self.maxsize = maxsize
         self.overflow = overflow
+        # Items waiting, in the consumer's hands and not yet released, and places kept by deliveries
+        # under way, in one count: the publishers' room check is one comparison. Read it, never set it.
+        self.held = 0
         self._items: deque[T] = deque()
-        self._in_hand = 0  # taken by the consumer, not yet released
-        self._reserved = 0  # places a delivery under way has kept for its event
         self._readable: anyio.Event | None = None
         self._writable: anyio.Event | None = None
         self.closed = False
@@ -47,23 +48,23 @@ class Mailbox(Generic[T]):
     @property
     def full(self) -> bool:
         """Whether it holds ``maxsize`` items: waiting, in the consumer's hands, and reserved."""
-        return len(self._items) + self._in_hand + self._reserved >= self.maxsize
+        return self.held >= self.maxsize
 
     def has_room_for(self, item: T) -> bool:
         """Whether :meth:`put` would take ``item`` now: there is room, or the policy can make some
         (``drop_oldest`` always can: when nothing waits, the newcomer is the one discarded)."""
-        if len(self._items) + self._in_hand + self._reserved < self.maxsize or self.overflow == "drop_oldest":
+        if self.held < self.maxsize or self.overflow == "drop_oldest":
             return True
         return self.overflow == "keep_latest" and self._superseded(item) is not None
 
     def reserve(self) -> None:
         """Keep a place for an item a delivery under way will bring; there must be room. The
         deliverer gives it back with :meth:`unreserve`, then puts the item in the place freed."""
-        self._reserved += 1
+        self.held += 1
 
     def unreserve(self) -> None:
         """Give back a place :meth:`reserve` kept."""
-        self._reserved -= 1
+        self.held -= 1
         if self._writable is not None:
             self._wake_writers()
 
@@ -74,7 +75,7 @@ class Mailbox(Generic[T]):
         :meth:`has_room_for` must have said yes.
         """
         dropped = None
-        if len(self._items) + self._in_hand + self._reserved >= self.maxsize:
+        if self.held >= self.maxsize:
             if self.overflow == "drop_oldest":
                 if not self._items:
                     return item  # every place is in the consumer's hands: they cannot be taken back
@@ -85,11 +86,21 @@ class Mailbox(Generic[T]):
                 raise RuntimeError(f"mailbox ({self.overflow}) is full; check has_room_for() first")
             dropped = self._items[index]
             del self._items[index]
+        else:
+            self.held += 1
         self._items.append(item)
         if self._readable is not None:
             self._readable.set()
             self._readable = None
         return dropped
+
+    def put_all(self, items: list[T]) -> None:
+        """Append ``items`` now, in order; there must be room for them all."""
+        self.held += len(items)
+        self._items.extend(items)
+        if self._readable is not None:
+            self._readable.set()
+            self._readable = None
 
     def _superseded(self, newcomer: T | None = None) -> int | None:
         """Where the oldest waiting item that a newer one of the same type supersedes is: preferably
@@ -107,7 +118,7 @@ class Mailbox(Generic[T]):
 
     async def wait_for_room(self) -> None:
         """Wait until the mailbox has room or is closed."""
-        while len(self._items) + self._in_hand + self._reserved >= self.maxsize and not self.closed:
+        while self.held >= self.maxsize and not self.closed:
             if self._writable is None:
                 self._writable = anyio.Event()
             await self._writable.wait()
@@ -128,7 +139,6 @@ class Mailbox(Generic[T]):
     def take_into_hand(self) -> T:
         """Take the oldest item into the consumer's hands; it counts against ``maxsize`` until
         :meth:`release`. The mailbox must not be empty."""
-        self._in_hand += 1
         return self._items.popleft()
 
     def take_run(self, alone: Callable[[T], bool]) -> list[T]:
@@ -140,12 +150,18 @@ class Mailbox(Generic[T]):
         if not alone(first):
             while self._items and not alone(self._items[0]):
                 run.append(self._items.popleft())
-        self._in_hand += len(run)
         return run
+
+    def take_all_into_hand(self) -> list[T]:
+        """Take every waiting item into the consumer's hands, oldest first; they count against
+        ``maxsize`` until :meth:`release`, and no overflow policy can discard them any more."""
+        items = list(self._items)
+        self._items.clear()
+        return items
 
     def release(self, count: int) -> None:
         """The consumer is done with ``count`` items it took: their places are free."""
-        self._in_hand -= count
+        self.held -= count
         if self._writable is not None:
             self._wake_writers()
 
@@ -153,6 +169,7 @@ class Mailbox(Generic[T]):
         """Remove and return every waiting item, oldest first; the taker is done with them."""
         items = list(self._items)
         self._items.clear()
+        self.held -= len(items)
         self._wake_writers()
         return items
 
@@ -163,6 +180,7 @@ class Mailbox(Generic[T]):
     def take_one(self) -> T:
         """Remove and return the oldest item (the taker is done with it); the mailbox must not be empty."""
         item = self._items.popleft()
+        self.held -= 1
         self._wake_writers()
         return item
 

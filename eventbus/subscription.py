@@ -81,7 +81,9 @@ class Subscription:
         self.finished = False
         self._stopped = threading.Event()
         self._limiter: anyio.CapacityLimiter | None = None
-        self._in_hand: list[Event] = []  # the run the consumer is handling
+        self._in_hand: list[Event] = []  # the events the consumer has taken, handled or not
+        self._handled = 0  # how many of them it is done with
+        self._given = 0  # how many of them it has given to a handler (or a worker thread) so far
         self._progress: anyio.Event | None = None
 
     def __repr__(self) -> str:
@@ -92,10 +94,18 @@ class Subscription:
     def stats(self) -> SubscriptionStats:
         return SubscriptionStats(
             delivered=self.delivered,
-            queued=len(self.mailbox) if self.mailbox is not None else 0,
+            queued=self.waiting,
             dropped=self.dropped,
             failed=self.failed,
         )
+
+    @property
+    def waiting(self) -> int:
+        """How many accepted events wait for a handler: in the queue, or taken by the consumer and
+        not yet given to one."""
+        if self.mailbox is None:
+            return 0
+        return len(self.mailbox) + len(self._in_hand) - self._given
 
     def close(self) -> None:
         """Stop receiving events published from now on."""
@@ -140,15 +150,26 @@ class Subscription:
             self.dropped += 1
             self._notify_progress()
 
+    def enqueue_all(self, events: list[Event]) -> None:
+        """Put ``events`` in this subscriber's queue now, in order, as :meth:`enqueue` each would."""
+        mailbox = self.mailbox
+        assert mailbox is not None
+        if mailbox.held + len(events) > mailbox.maxsize:
+            for event in events:
+                self.enqueue(event)  # the policy makes room: one by one
+            return
+        self.accepted += len(events)
+        mailbox.put_all(events)
+
     def reject(self) -> None:
         """Count an event its full ``error``-policy queue refused."""
         self.accepted += 1
         self.dropped += 1
 
     def unhandled(self) -> list[Event]:
-        """Events accepted but not yet handled: the rest of the run in hand, then the queue."""
+        """Events accepted but not yet handled: those in the consumer's hands, then the queue."""
         waiting = self.mailbox.waiting() if self.mailbox is not None else []
-        return self._in_hand + waiting
+        return self._in_hand[self._handled :] + waiting
 
     def discard_unhandled(self) -> list[Event]:
         """Take away the accepted events no handler has been given yet, and return them, oldest first.
@@ -157,7 +178,13 @@ class Subscription:
         dispose of. The events a handler already has (the one being awaited, or the run a worker
         thread is calling handlers for) are left to it.
         """
-        discarded = self.mailbox.take_all() if self.mailbox is not None else []
+        discarded = self._in_hand[self._given :]
+        if discarded:
+            del self._in_hand[self._given :]  # the consumer's batch: it stops before them
+            assert self.mailbox is not None
+            self.mailbox.release(len(discarded))
+        if self.mailbox is not None:
+            discarded += self.mailbox.take_all()
         if discarded:
             self.dropped += len(discarded)
             self._notify_progress()
@@ -185,57 +212,82 @@ class Subscription:
     async def consume(self) -> None:
         """Handle queued events in order until the subscription is closed and its queue empty.
 
-        Waiting events are handled one after another without a round trip through the event loop
-        between them; a run of consecutive events for ``def`` handlers goes to one worker-thread
-        call, where they run one at a time, in order. An event counts against ``maxsize`` until its
-        handler has returned.
+        Each time it wakes, the consumer takes what is waiting into its hands and handles it without a
+        round trip through the event loop between events: with ``overflow="block"`` or ``"error"``,
+        every waiting event at once; with ``"drop_oldest"`` or ``"keep_latest"``, one event for an
+        ``async def`` handler, so that those still waiting can yet be discarded or coalesced. A run
+        of consecutive events for ``def`` handlers goes to one worker-thread call, where they run
+        one at a time, in order. An event counts against ``maxsize`` until its handler has returned.
         """
         assert self.mailbox is not None
         mailbox = self.mailbox
-        waiting = mailbox.items
+        take_everything = mailbox.overflow in ("block", "error")  # nothing waiting could be discarded anyway
         try:
             while True:
                 await mailbox.wait_for_items()
-                if not waiting:
+                if not mailbox:
                     return
-                while waiting:
-                    handler, is_async = self.handler_for(type(waiting[0]))
-                    if is_async:
-                        assert handler is not None, "only events with a handler are queued"
-                        event = mailbox.take_into_hand()
-                        self._in_hand = [event]
-                        try:
-                            await handler(event)
-                        except Exception as exc:
-                            failed = not self._record_failure(event, exc)
-                        else:
-                            self.delivered += 1
-                            failed = False
-                        finally:
-                            mailbox.release(1)
-                        if failed:
-                            self._stop_after_failure(0)
-                            return
-                    else:
-                        run = self._in_hand = mailbox.take_run(self._is_async_event)
-                        try:
-                            done = await self._handle_in_thread(run)
-                        finally:
-                            mailbox.release(len(run))
-                        if done is not None:
-                            self._stop_after_failure(len(run) - done)
-                            return
-                    self._in_hand = []
-                    if self._progress is not None:
-                        self._notify_progress()
+                batch = mailbox.take_all_into_hand() if take_everything else mailbox.take_run(self._is_async_event)
+                self._in_hand, self._handled, self._given = batch, 0, 0
+                if not await self._handle(batch):
+                    return
+                self._in_hand, self._handled, self._given = [], 0, 0
         finally:
             # Cancelled or done: a publisher waiting for room must not wait for a consumer that is gone,
             # and a worker thread still calling handlers stops after its current call.
             mailbox.close()
             self._stopped.set()
             self.finished = True
-            self._in_hand = []
+            self._in_hand, self._handled, self._given = [], 0, 0
             self._notify_progress()
+
+    async def _handle(self, batch: list[Event]) -> bool:
+        """Handle ``batch``, events taken into hand, in order, releasing each once its handler has
+        returned; False if a failure ended the subscription (what was not handled is dropped).
+        :meth:`discard_unhandled` may meanwhile cut off the events not yet given to a handler."""
+        mailbox = self.mailbox
+        assert mailbox is not None
+        handlers = self._handlers
+        position = 0
+        while position < len(batch):
+            self._handled = position
+            event = batch[position]
+            # The handler for the event's type, looked up here rather than by handler_for(): this runs
+            # once per event for every queued subscriber, where a call costs as much as the rest.
+            handler, is_async = handlers.get(type(event)) or self.handler_for(type(event))
+            if is_async:
+                assert handler is not None, "only events with a handler are queued"
+                self._given = position + 1
+                try:
+                    await handler(event)
+                except Exception as exc:
+                    failed = not self._record_failure(event, exc)
+                else:
+                    self.delivered += 1
+                    failed = False
+                finally:
+                    mailbox.release(1)
+                position += 1
+                if failed:
+                    self._stop_after_failure(0)
+                    return False
+            else:
+                end = position + 1
+                while end < len(batch) and not self._is_async_event(batch[end]):
+                    end += 1
+                run = batch[position:end]
+                self._given = end
+                try:
+                    done = await self._handle_in_thread(run)
+                finally:
+                    mailbox.release(len(run))
+                if done is not None:
+                    self._stop_after_failure(len(run) - done)
+                    return False
+                position = end
+            if self._progress is not None:
+                self._notify_progress()
+        return True
 
     def _stop_after_failure(self, not_called: int) -> None:
         """It failed with on_error="raise": what it had not handled is dropped (events a worker

@@ -9,7 +9,7 @@ What it calls in the thread and what it hands to the bus keep the callbacks' ord
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .callbacks.callback import Callback
 from .callbacks.lanes import Lanes
@@ -36,6 +36,12 @@ class Route:
     before: tuple[Call, ...]
     bus: int
     after: tuple[Call, ...]
+    queued_only: bool = field(init=False)
+    """Queued subscribers on the bus alone take the event: no hook in the compute thread."""
+
+    def __post_init__(self) -> None:
+        # Worked out once: the compute thread asks at every event.
+        object.__setattr__(self, "queued_only", self.bus == HAND_OVER and not self.before and not self.after)
 
     @property
     def silent(self) -> bool:

@@ -6,6 +6,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import anyio.from_thread
@@ -76,6 +77,9 @@ class Run:
         if route is None:
             return
         anyio.from_thread.check_cancelled()
+        if route.queued_only:
+            self._hand_over(event_type, logs, index)
+            return
         event = event_type(self.id, logs, *index)  # positional: keywords cost a batch event 30% more
         for call in route.before:
             call(event)
@@ -90,6 +94,12 @@ class Run:
             self.bus.publish_threadsafe(event.snapshot(), wait=False, before_waiting=self._lend)
             for call in route.after:
                 call(event)
+
+    def _hand_over(self, event_type: type[LifecycleEvent], logs: dict[str, Any], index: tuple[int, ...]) -> None:
+        """Publish, when queued subscribers alone receive ``event_type``, its read-only copy: made
+        as the event itself, since no hook in this thread is given the live one."""
+        event = event_type(self.id, MappingProxyType(dict(logs)), *index)
+        self.bus.publish_threadsafe(event, wait=False, before_waiting=self._lend)
 
     def checkpoint(self) -> None:
         """Between steps: raise if the awaiting task was cancelled or a queued callback failed."""

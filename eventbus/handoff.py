@@ -48,7 +48,9 @@ class ThreadHandoff:
     cancelling a barrier never cuts a handler short). A thread that hands over without waiting pays
     a lock and, when the pump sleeps, a non-blocking wake-up of the loop; the pump, once awake,
     gathers for :data:`GATHER_SECONDS` whatever else comes before it sleeps again, so many events
-    cost one wake-up. Such an event is published within about that time. A thread that waits, or
+    cost one wake-up, and the pump takes them under one lock; ``deliver_at_once(events, start)``, if
+    given, may publish a run of them in one step (returning how many), the rest going through
+    ``publish`` one by one. Such an event is published within about that time. A thread that waits, or
     finds ``maxsize`` events already pending, wakes the pump at once and returns once its event and
     all before it are published; if it asked to wait, it raises what an inline handler raised for
     its event.

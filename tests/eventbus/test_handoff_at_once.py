@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,7 +66,7 @@ async def test_what_each_subscriber_receives_is_what_it_would_one_event_at_a_tim
             async def handler(event: Ping | Pong) -> None:
                 record(index, event)
                 if pauses.random() < 0.2:
-                    await anyio.sleep(0)
+                    await anyio.lowlevel.checkpoint()
 
             return handler
         return lambda event: record(index, event)
@@ -73,12 +74,12 @@ async def test_what_each_subscriber_receives_is_what_it_would_one_event_at_a_tim
     with anyio.fail_after(10):
         async with EventBus() as bus:
             for index, (overflow, maxsize, kind, filtered, types) in enumerate(specs):
-                subscriptions.append(
-                    bus.subscribe(
-                        types, make_handler(index, kind), mode="inline" if kind == "inline" else "queued",
-                        maxsize=maxsize, overflow=overflow, where=(lambda event: event.n % 2 == 0) if filtered else None,
-                    )  # fmt: skip
+                mode = "inline" if kind == "inline" else "queued"
+                where = (lambda event: event.n % 2 == 0) if filtered else None
+                subscription = bus.subscribe(
+                    types, make_handler(index, kind), mode=mode, maxsize=maxsize, overflow=overflow, where=where
                 )
+                subscriptions.append(subscription)
 
             def worker() -> None:
                 for event in events:

@@ -133,13 +133,8 @@ class Mailbox(Generic[T]):
     @property
     def items(self) -> deque[T]:
         """The waiting items, oldest first, for a consumer to look at (never to change: take them
-        with :meth:`take_into_hand` or :meth:`take_run`)."""
+        with :meth:`take_all_into_hand` or :meth:`take_run`)."""
         return self._items
-
-    def take_into_hand(self) -> T:
-        """Take the oldest item into the consumer's hands; it counts against ``maxsize`` until
-        :meth:`release`. The mailbox must not be empty."""
-        return self._items.popleft()
 
     def take_run(self, alone: Callable[[T], bool]) -> list[T]:
         """Take into the consumer's hands the oldest item, and with it the items after it for which

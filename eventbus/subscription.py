@@ -33,8 +33,8 @@ class SubscriptionStats:
     """Counts for one subscription, taken at one moment.
 
     ``delivered``: handler calls that returned; ``failed``: handler calls that raised; ``queued``:
-    events waiting in its queue; ``dropped``: events its overflow policy discarded, or that were
-    waiting when it failed.
+    events waiting for a handler (in its queue, or taken by its consumer and not yet begun);
+    ``dropped``: events its overflow policy discarded, or that were waiting when it failed.
     """
 
     delivered: int
@@ -92,20 +92,9 @@ class Subscription:
 
     @property
     def stats(self) -> SubscriptionStats:
-        return SubscriptionStats(
-            delivered=self.delivered,
-            queued=self.waiting,
-            dropped=self.dropped,
-            failed=self.failed,
-        )
-
-    @property
-    def waiting(self) -> int:
-        """How many accepted events wait for a handler: in the queue, or taken by the consumer and
-        not yet given to one."""
-        if self.mailbox is None:
-            return 0
-        return len(self.mailbox) + len(self._in_hand) - self._given
+        # Waiting: in the queue, or taken by the consumer and not yet given to a handler.
+        waiting = len(self.mailbox) + len(self._in_hand) - self._given if self.mailbox is not None else 0
+        return SubscriptionStats(delivered=self.delivered, queued=waiting, dropped=self.dropped, failed=self.failed)
 
     def close(self) -> None:
         """Stop receiving events published from now on."""

@@ -58,7 +58,7 @@ async def test_what_each_subscriber_receives_is_what_it_would_one_event_at_a_tim
         seen[index].append(event.n)
         subscription = subscriptions[index]
         if subscription.mailbox is not None:
-            worst[index] = max(worst[index], subscription.mailbox.held, subscription.waiting + 1)
+            worst[index] = max(worst[index], subscription.mailbox.held, subscription.stats.queued + 1)
 
     def make_handler(index: int, kind: str) -> Any:
         if kind == "async def":

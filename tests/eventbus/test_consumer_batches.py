@@ -4,6 +4,8 @@ dropped, counted, when a failure ends the subscription."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio
 import pytest
 
@@ -14,20 +16,26 @@ from .events import Ping
 pytestmark = pytest.mark.anyio
 
 
-async def _until(condition: object) -> None:
+async def _until(condition: Callable[[], bool]) -> None:
     with anyio.fail_after(10):
-        while not condition():  # type: ignore[operator]
+        while not condition():
             await anyio.sleep(0.001)
 
 
-async def test_events_taken_but_not_begun_are_waiting_and_can_be_discarded() -> None:
+def _gated(seen: list[int]) -> tuple[anyio.Event, Callable[[Ping], Awaitable[None]]]:
+    """A handler that records each event, then waits for the gate, once open, to return."""
     gate = anyio.Event()
-    seen: list[int] = []
 
     async def gated(event: Ping) -> None:
         seen.append(event.n)
         await gate.wait()
 
+    return gate, gated
+
+
+async def test_events_taken_but_not_begun_are_waiting_and_can_be_discarded() -> None:
+    seen: list[int] = []
+    gate, gated = _gated(seen)
     async with EventBus() as bus:
         subscription = bus.subscribe(Ping, gated, mode="queued", maxsize=8)
         for n in range(5):
@@ -70,13 +78,8 @@ async def test_a_failure_in_the_middle_of_a_batch_drops_the_rest_and_counts_it()
 async def test_a_lossy_queue_still_coalesces_behind_a_busy_async_handler() -> None:
     """keep_latest hands its consumer one event at a time, so what waits behind a slow handler can
     still be superseded."""
-    gate = anyio.Event()
     seen: list[int] = []
-
-    async def gated(event: Ping) -> None:
-        seen.append(event.n)
-        await gate.wait()
-
+    gate, gated = _gated(seen)
     async with EventBus() as bus:
         subscription = bus.subscribe(Ping, gated, mode="queued", maxsize=2, overflow="keep_latest")
         await bus.publish(Ping(0))

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from eventbus import EventBus, EventStream
+from eventbus import BusClosedError, EventBus, Subscription
 from trainer.events import LIFECYCLE_EVENTS, BatchEvent, LifecycleEvent
 
 from .event_packing import pack_events
@@ -58,7 +58,9 @@ class JobWorker:
         self._scope = anyio.CancelScope()
         self._fitting: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Future[None]] = []
-        self._wanted: frozenset[type[LifecycleEvent]] = frozenset(LIFECYCLE_EVENTS)
+        self._bus = EventBus()
+        self._subscription: Subscription | None = None
+        self._wanted: tuple[type[LifecycleEvent], ...] = ()
         self._unread: deque[Entry] = deque()  # numbered above _acked
         self._replay: deque[Entry] = deque()  # acknowledged epoch-level events, the newest kept
         self._taken = 0  # sequence number of the last event taken from the run
@@ -81,16 +83,16 @@ class JobWorker:
     ) -> None:  # fmt: skip
         """Build the job's spec and start training it; returns once it trains (or raises what the build raised)."""
         spec = checked_spec(await anyio.to_thread.run_sync(build), job_id)
-        self._want(wanted)
         self._maxsize, self._backlog, self._flush_seconds = maxsize, backlog, flush_seconds
         self._replay = deque(maxlen=replay)
-        bus = EventBus()
-        # Subscribed before the run publishes anything; kinds nobody wants are never kept.
-        stream = bus.stream(LifecycleEvent, maxsize=maxsize, where=self._takes)
+        # Subscribed before the run publishes anything, to the wanted kinds only: the run sees whom
+        # its bus has, so an event of a kind nobody wants is never even made (see trainer.run.Run).
+        self._want(wanted)
         # Ray calls each method from a task of its own, so no task group spans the calls: the run
-        # and its reader are tasks of their own, cancelled by stop() or the orphan watch.
-        self._fitting = asyncio.ensure_future(self._fit(spec, bus, stream, job_id, backup_dir))
-        self._tasks = [self._fitting, asyncio.ensure_future(self._take_all(stream))]
+        # is a task of its own, cancelled by stop() or the orphan watch.
+        self._fitting = asyncio.ensure_future(self._fit(spec, job_id, backup_dir))
+        self._fitting.add_done_callback(self._end)
+        self._tasks = [self._fitting]
         if self._orphan_timeout is not None:
             self._tasks.append(asyncio.ensure_future(self._watch_for_orphaning(self._orphan_timeout)))
 
@@ -154,10 +156,18 @@ class JobWorker:
     # -- inside --------------------------------------------------------------------------------
 
     def _want(self, codes: Set[int]) -> None:
-        self._wanted = frozenset(LIFECYCLE_EVENTS[code] for code in codes)
-
-    def _takes(self, event: LifecycleEvent) -> bool:
-        return type(event) in self._wanted
+        kinds = tuple(LIFECYCLE_EVENTS[code] for code in sorted(codes))
+        if kinds == self._wanted or self._ended:
+            return
+        old, self._wanted = self._subscription, kinds
+        # On the event loop, between two publications (the run's forward, this bus's one publisher,
+        # hands each event to its handler without a pause): no event reaches both, or neither.
+        try:
+            self._subscription = self._bus.subscribe(kinds, self._take, name="kept for the manager") if kinds else None
+        except BusClosedError:  # the run has just ended: nothing more is published
+            self._subscription = None
+        if old is not None:
+            old.close()
 
     def _acknowledge(self, after: int) -> None:
         if after <= self._acked:
@@ -169,38 +179,28 @@ class JobWorker:
                 self._replay.append(entry)
         self._room.set()
 
-    async def _fit(
-        self, spec: TrainingSpec, bus: EventBus, stream: EventStream[LifecycleEvent], job_id: str, backup_dir: str
-    ) -> None:
-        try:
-            with self._scope:
-                async with bus:
-                    await spec.fit(bus=bus, run_id=job_id, backup_dir=os.fspath(backup_dir))
-        finally:
-            await stream.aclose()  # what is queued is still read, then the stream ends
+    async def _fit(self, spec: TrainingSpec, job_id: str, backup_dir: str) -> None:
+        with self._scope:
+            async with self._bus:
+                await spec.fit(bus=self._bus, run_id=job_id, backup_dir=os.fspath(backup_dir))
 
-    async def _take_all(self, stream: EventStream[LifecycleEvent]) -> None:
-        try:
-            while True:
-                while self._taken - self._acked >= self._backlog:
-                    self._room.clear()
-                    await self._room.wait()
-                try:
-                    events = await stream.receive_batch()
-                except anyio.EndOfStream:
-                    break
-                for event in events:
-                    self._taken += 1
-                    number = None
-                    if not isinstance(event, BatchEvent):
-                        number, self._epoch_level = self._epoch_level, self._epoch_level + 1
-                    self._unread.append((self._taken, number, event))
-                self._changed.set()
-        finally:
-            assert self._fitting is not None
-            await asyncio.wait([self._fitting])
-            self._ended = True
-            self._changed.set()
+    async def _take(self, event: LifecycleEvent) -> None:
+        """Number and keep one event of the run (inline: the run's forward to this bus waits here
+        while ``backlog`` events are unacknowledged, and with it the run's compute thread)."""
+        while self._taken - self._acked >= self._backlog:
+            self._room.clear()
+            await self._room.wait()
+        self._taken += 1
+        number = None
+        if not isinstance(event, BatchEvent):
+            number, self._epoch_level = self._epoch_level, self._epoch_level + 1
+        self._unread.append((self._taken, number, event))
+        self._changed.set()
+
+    def _end(self, fitting: asyncio.Future[None]) -> None:
+        # Called once the run's task is done: every event it published has been taken.
+        self._ended = True
+        self._changed.set()
 
     async def _watch_for_orphaning(self, timeout: float) -> None:
         while (idle := 0.0 if self._fetching else time.monotonic() - self._last_fetch) < timeout:

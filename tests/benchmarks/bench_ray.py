@@ -37,36 +37,14 @@ from typing import Any
 
 import anyio
 import httpx
-import numpy as np
 
-import trainer
 from trainer.events import BatchEvent, EpochBegin, EpochEnd, LifecycleEvent, TrainBatchBegin, TrainBatchEnd
-from trainer.jobs import JobManager, RayExecutor, TrainingSpec, level_types
+from trainer.jobs import JobManager, RayExecutor, level_types
 from trainer.jobs.ray_executor import LOOPBACK_ENV
-from trainer.layers import Dense
 
 from ..service.server import running_service
 from .bench_service import once
-from .bench_step import CLASSES, FEATURES, HIDDEN
-
-Shape = tuple[int, tuple[int, ...], int, int, int, int]  # features, hidden, classes, samples, batch, epochs
-SHAPES: dict[str, Shape] = {
-    # Jobs long enough (seconds) that a job's start on Ray, seconds too, is not most of it.
-    "mlp_16_64_64_4 batch 32": (16, (64, 64), 4, 8192, 32, 64),
-    f"mlp_{FEATURES}_{HIDDEN}_{CLASSES} batch 128": (FEATURES, (HIDDEN,), CLASSES, 12_800, 128, 8),
-}
-
-
-def bench_spec(name: str) -> TrainingSpec:
-    """A job's build (module level, so it pickles by reference to a Ray worker)."""
-    features, hidden, classes, samples, batch_size, epochs = SHAPES[name]
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(samples, features)).astype(np.float32), rng.integers(0, classes, samples)
-    trainer.set_random_seed(0)
-    stack = [trainer.Input(shape=(features,)), *(Dense(size, activation="relu") for size in hidden)]
-    model = trainer.Sequential([*stack, Dense(classes, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    return TrainingSpec(model, x, y, epochs=epochs, batch_size=batch_size)
+from .ray_jobs import SHAPES, bench_spec
 
 
 async def round_of(name: str, jobs_at_once: int, executor: RayExecutor | None, listen: str) -> dict[str, Any]:

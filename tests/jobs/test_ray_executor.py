@@ -221,10 +221,10 @@ async def test_a_manager_that_stops_reading_makes_the_worker_wait(tmp_path: Path
         await gate.wait()  # inline: the manager's bus takes nothing more from the worker meanwhile
 
     # What may wait between the worker's compute thread and the manager, in events: the run's
-    # forwarding queue (1024) and thread handoff (256), then one at the worker's door, its unread
+    # forwarding queue (1024) and thread handoff (256), then its stream (maxsize), its unread
     # backlog, and one list of at most maxsize on its way. Of an epoch's events only those the
     # manager's bus has subscribers for are made: its begin and end and its batches' ends.
-    bound = 1024 + 256 + 1 + 2 * 16
+    bound = 1024 + 256 + 3 * 16
     per_epoch = 2 + STEPS
     async with JobManager(workdir=tmp_path, executor=RayExecutor(backlog=16, maxsize=16)) as jobs:
         subscription = jobs.bus.subscribe(TrainBatchEnd, hold, mode="inline")

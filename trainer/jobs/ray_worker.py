@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from eventbus import BusClosedError, EventBus, Subscription
+from eventbus import BusClosedError, EventBus, EventStream
 from trainer.events import LIFECYCLE_EVENTS, BatchEvent, LifecycleEvent
 
 from .event_packing import pack_events
@@ -38,7 +38,8 @@ class JobWorker:
 
     :meth:`start` starts the run; its events of the kinds the manager wants (``wanted``: indexes in
     :data:`~trainer.events.LIFECYCLE_EVENTS`, changed by any :meth:`fetch`) are numbered in
-    publication order and kept until read. :meth:`fetch` returns those after a sequence number,
+    publication order and kept until read; the run does not even make the others (its bus has no
+    subscriber for them: see :class:`trainer.run.Run`), so they cost its steps nothing. :meth:`fetch` returns those after a sequence number,
     packed (:mod:`~trainer.jobs.event_packing`), at most ``maxsize`` per call, waiting for some and
     then letting more gather until ``flush_seconds`` after the previous call returned; the number
     it is called with acknowledges every event up to it. At most ``backlog`` events wait
@@ -59,8 +60,12 @@ class JobWorker:
         self._fitting: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Future[None]] = []
         self._bus = EventBus()
-        self._subscription: Subscription | None = None
+        # The run's events of the wanted kinds, a stream per change of them: each takes over from the
+        # one before, which is read to its end first.
+        self._streams: deque[EventStream[LifecycleEvent]] = deque()
         self._wanted: tuple[type[LifecycleEvent], ...] = ()
+        self._run_over = False
+        self._streams_changed = asyncio.Event()
         self._unread: deque[Entry] = deque()  # numbered above _acked
         self._replay: deque[Entry] = deque()  # acknowledged epoch-level events, the newest kept
         self._taken = 0  # sequence number of the last event taken from the run
@@ -89,10 +94,9 @@ class JobWorker:
         # its bus has, so an event of a kind nobody wants is never even made (see trainer.run.Run).
         self._want(wanted)
         # Ray calls each method from a task of its own, so no task group spans the calls: the run
-        # is a task of its own, cancelled by stop() or the orphan watch.
+        # and its reader are tasks of their own, cancelled by stop() or the orphan watch.
         self._fitting = asyncio.ensure_future(self._fit(spec, job_id, backup_dir))
-        self._fitting.add_done_callback(self._end)
-        self._tasks = [self._fitting]
+        self._tasks = [self._fitting, asyncio.ensure_future(self._take_all())]
         if self._orphan_timeout is not None:
             self._tasks.append(asyncio.ensure_future(self._watch_for_orphaning(self._orphan_timeout)))
 
@@ -157,17 +161,18 @@ class JobWorker:
 
     def _want(self, codes: Set[int]) -> None:
         kinds = tuple(LIFECYCLE_EVENTS[code] for code in sorted(codes))
-        if kinds == self._wanted or self._ended:
+        if kinds == self._wanted or self._run_over:
             return
-        old, self._wanted = self._subscription, kinds
-        # On the event loop, between two publications (the run's forward, this bus's one publisher,
-        # hands each event to its handler without a pause): no event reaches both, or neither.
-        try:
-            self._subscription = self._bus.subscribe(kinds, self._take, name="kept for the manager") if kinds else None
-        except BusClosedError:  # the run has just ended: nothing more is published
-            self._subscription = None
-        if old is not None:
-            old.close()
+        self._wanted = kinds
+        # On the event loop, between two publications: no event reaches both streams, or neither.
+        if self._streams:
+            self._streams[-1].subscription.close()  # what it holds is still read, then the next one
+        if kinds:
+            try:
+                self._streams.append(self._bus.stream(kinds, maxsize=self._maxsize))
+            except BusClosedError:  # the run is ending: it publishes nothing more
+                pass
+        self._streams_changed.set()
 
     def _acknowledge(self, after: int) -> None:
         if after <= self._acked:
@@ -180,27 +185,43 @@ class JobWorker:
         self._room.set()
 
     async def _fit(self, spec: TrainingSpec, job_id: str, backup_dir: str) -> None:
-        with self._scope:
-            async with self._bus:
-                await spec.fit(bus=self._bus, run_id=job_id, backup_dir=os.fspath(backup_dir))
+        try:
+            with self._scope:
+                async with self._bus:
+                    await spec.fit(bus=self._bus, run_id=job_id, backup_dir=os.fspath(backup_dir))
+        finally:
+            self._run_over = True
+            if self._streams:
+                self._streams[-1].subscription.close()  # what is queued is still read, then the reader ends
+            self._streams_changed.set()
 
-    async def _take(self, event: LifecycleEvent) -> None:
-        """Number and keep one event of the run (inline: the run's forward to this bus waits here
-        while ``backlog`` events are unacknowledged, and with it the run's compute thread)."""
-        while self._taken - self._acked >= self._backlog:
-            self._room.clear()
-            await self._room.wait()
-        self._taken += 1
-        number = None
-        if not isinstance(event, BatchEvent):
-            number, self._epoch_level = self._epoch_level, self._epoch_level + 1
-        self._unread.append((self._taken, number, event))
-        self._changed.set()
-
-    def _end(self, fitting: asyncio.Future[None]) -> None:
-        # Called once the run's task is done: every event it published has been taken.
-        self._ended = True
-        self._changed.set()
+    async def _take_all(self) -> None:
+        try:
+            while self._streams or not self._run_over:
+                if not self._streams:  # no kind wanted: wait for one, or the run's end
+                    self._streams_changed.clear()
+                    await self._streams_changed.wait()
+                    continue
+                while self._taken - self._acked >= self._backlog:
+                    self._room.clear()
+                    await self._room.wait()
+                try:
+                    events = await self._streams[0].receive_batch()
+                except anyio.EndOfStream:
+                    self._streams.popleft()
+                    continue
+                for event in events:
+                    self._taken += 1
+                    number = None
+                    if not isinstance(event, BatchEvent):
+                        number, self._epoch_level = self._epoch_level, self._epoch_level + 1
+                    self._unread.append((self._taken, number, event))
+                self._changed.set()
+        finally:
+            assert self._fitting is not None
+            await asyncio.wait([self._fitting])
+            self._ended = True
+            self._changed.set()
 
     async def _watch_for_orphaning(self, timeout: float) -> None:
         while (idle := 0.0 if self._fetching else time.monotonic() - self._last_fetch) < timeout:

@@ -22,9 +22,11 @@ SHAPES: dict[str, Shape] = {
 }
 
 
-def bench_spec(name: str) -> TrainingSpec:
-    """A job's build (module level, so it pickles by reference to a Ray worker)."""
+def bench_spec(name: str, epoch_factor: int = 1) -> TrainingSpec:
+    """A job's build (module level, so it pickles by reference to a Ray worker): ``name``'s job,
+    ``epoch_factor`` times as many epochs."""
     features, hidden, classes, samples, batch_size, epochs = SHAPES[name]
+    epochs *= epoch_factor
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(samples, features)).astype(np.float32), rng.integers(0, classes, samples)
     trainer.set_random_seed(0)

@@ -39,7 +39,8 @@ class JobWorker:
     :meth:`start` starts the run; its events of the kinds the manager wants (``wanted``: indexes in
     :data:`~trainer.events.LIFECYCLE_EVENTS`, changed by any :meth:`fetch`) are numbered in
     publication order and kept until read; the run does not even make the others (its bus has no
-    subscriber for them: see :class:`trainer.run.Run`), so they cost its steps nothing. :meth:`fetch` returns those after a sequence number,
+    subscriber for them: see :class:`trainer.run.Run`), so they cost its steps nothing.
+    :meth:`fetch` returns those after a sequence number,
     packed (:mod:`~trainer.jobs.event_packing`), at most ``maxsize`` per call, waiting for some and
     then letting more gather until ``flush_seconds`` after the previous call returned; the number
     it is called with acknowledges every event up to it. At most ``backlog`` events wait

@@ -59,19 +59,19 @@ def fit_loop(
         initial_epoch = model._initial_epoch
     train.start_at(initial_epoch)
     logs: Logs = {}
-    # Asked once: a batch event nobody takes costs the step nothing, its logs are never computed.
-    begins, ends = run.wants(TrainBatchBegin), run.wants(TrainBatchEnd)
     for epoch in range(initial_epoch, epochs):
         model.reset_metrics()
         run.emit(EpochBegin, {}, epoch)
         for first, last, group in _groups(train.epoch(), steps_per_execution):
             run.checkpoint()
-            if begins:
+            # Asked every step (a listener may come or go): a batch event nobody takes costs the step
+            # nothing, its logs are never computed.
+            if run.wants(TrainBatchBegin):
                 run.emit(TrainBatchBegin, {}, first)
             run.take_turn()
             for x, y, sample_weight in group:
                 model._train_step(x, y, sample_weight)
-            if ends:
+            if run.wants(TrainBatchEnd):
                 run.emit(TrainBatchEnd, model.get_metrics_result(), last)
             if model.stop_training:
                 break
@@ -90,15 +90,14 @@ def evaluate_loop(model: Any, run: Run, batches: EpochBatches, *, steps_per_exec
     model.stop_evaluating = False
     model.reset_metrics()
     run.emit(TestBegin, {})
-    begins, ends = run.wants(TestBatchBegin), run.wants(TestBatchEnd)
     for first, last, group in _groups(batches.epoch(), steps_per_execution):
         run.checkpoint()
-        if begins:
+        if run.wants(TestBatchBegin):
             run.emit(TestBatchBegin, {}, first)
         run.take_turn()
         for x, y, sample_weight in group:
             model._test_step(x, y, sample_weight)
-        if ends:
+        if run.wants(TestBatchEnd):
             run.emit(TestBatchEnd, model.get_metrics_result(), last)
         if model.stop_evaluating:
             break

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import anyio.from_thread
 
-from eventbus import EventBus
+from eventbus import EventBus, Subscription
 
 from .callbacks.callback import Callback
 from .callbacks.lanes import Lanes
@@ -35,7 +35,11 @@ class QueuedCallbackFailed(Exception):
 class Run:
     """What the compute thread of a run uses to publish its lifecycle.
 
-    An event nobody receives is never made. Each event type goes as its :class:`~trainer.routes.Route`
+    An event nobody receives is never made. An event of a type that only the application's bus
+    (``forward_to``) would take from the run is made only if, when it happens, a subscription of that
+    bus takes its type: asked at every event, from the compute thread, so a subscriber that comes in
+    the middle of a run receives the events of its types from the next one on, and a batch event
+    nobody listens to costs a step nothing. Each event type goes as its :class:`~trainer.routes.Route`
     says: ``delivery = "thread"`` callbacks are called right here, in the compute thread; what the
     bus gets, if anything, is handed to the event loop without waiting when only queued subscribers
     receive it there, else waited for, so that what inline callbacks do (``stop_training``, a new
@@ -46,10 +50,21 @@ class Run:
     whenever its thread waits for the event loop.
     """
 
-    def __init__(self, bus: EventBus, run_id: str, routes: dict[type[LifecycleEvent], Route]) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        run_id: str,
+        routes: dict[type[LifecycleEvent], Route],
+        forward_to: EventBus | None = None,
+        forwarded_only: frozenset[type[LifecycleEvent]] = frozenset(),
+    ) -> None:
         self.bus = bus
         self.id = run_id
         self._routes = {event_type: None if route.silent else route for event_type, route in routes.items()}
+        self._forward_to = forward_to
+        self._forwarded_only = forwarded_only  # the types that nobody but forward_to takes
+        self._seen: tuple[Subscription, ...] | None = None  # forward_to's subscriptions when last asked
+        self._taken_downstream: dict[type[LifecycleEvent], bool] = {}  # by those subscriptions
         turns = current_turns()
         self._turn = None if turns is None else turns._turn()
 
@@ -62,8 +77,10 @@ class Run:
                 self._turn.give_back()
 
     def wants(self, event_type: type[LifecycleEvent]) -> bool:
-        """Whether anyone receives ``event_type``; if not, there is no need to compute its logs."""
-        return self._routes[event_type] is not None
+        """Whether anyone receives ``event_type`` now; if not, there is no need to compute its logs."""
+        return self._routes[event_type] is not None and (
+            event_type not in self._forwarded_only or self._taken_by_application(event_type)
+        )
 
     def emit(self, event_type: type[LifecycleEvent], logs: dict[str, Any], *index: int) -> None:
         """Publish from the compute thread: ``event_type(run, logs, *index)``, ``index`` the epoch or
@@ -74,7 +91,7 @@ class Run:
         :data:`~eventbus.handoff.CANCEL_POLL_SECONDS`; the hooks, on the run's own bus, are cancelled too.
         """
         route = self._routes[event_type]
-        if route is None:
+        if route is None or (event_type in self._forwarded_only and not self._taken_by_application(event_type)):
             return
         anyio.from_thread.check_cancelled()
         if route.queued_only:
@@ -107,6 +124,20 @@ class Run:
         if self.bus.has_failures:
             raise QueuedCallbackFailed
 
+    def _taken_by_application(self, event_type: type[LifecycleEvent]) -> bool:
+        # Asked from the compute thread, so the bus's own (loop-side) plans are not touched: its
+        # subscriptions are read as one copy, and what a subscription takes depends on the type alone.
+        assert self._forward_to is not None
+        subscriptions = self._forward_to.subscriptions
+        if subscriptions != self._seen:  # identical subscriptions compare by identity: a quick check
+            self._seen, self._taken_downstream = subscriptions, {}
+        try:
+            return self._taken_downstream[event_type]
+        except KeyError:
+            taken = any(subscription.handler_for(event_type)[0] is not None for subscription in subscriptions)
+            self._taken_downstream[event_type] = taken
+            return taken
+
     def _lend(self) -> None:
         if self._turn is not None:
             self._turn.lend()
@@ -127,7 +158,8 @@ async def open_run(
     app_bus: EventBus | None,
     run_id: str | None = None,
 ) -> AsyncIterator[Run]:
-    """A private bus with ``callbacks`` subscribed in order (and every event forwarded to ``app_bus``).
+    """A private bus with ``callbacks`` subscribed in order (and every event forwarded to ``app_bus``,
+    of the types that only it takes while one of its subscriptions takes them: see :class:`Run`).
 
     On leaving without error, waits until every queued callback has handled every event and raises
     :class:`~eventbus.DeliveryError` if one failed, naming the callback, the hook and the event. On
@@ -145,11 +177,17 @@ async def open_run(
             callback.set_params(params)
             callback.set_callbacks(callbacks)
         routes = plan_routes(callbacks, lanes, forwarded=app_bus is not None)
+        forwarded_only: frozenset[type[LifecycleEvent]] = frozenset()
         if app_bus is not None:
+            # Asked before the forward subscribes: the types no callback takes, on the bus or in the thread.
+            forwarded_only = frozenset(
+                event_type for event_type, route in routes.items()
+                if not route.before and not route.after and not bus.subscribers_of(event_type)
+            )  # fmt: skip
             bus.subscribe(LifecycleEvent, app_bus.publish, mode="queued", name="forward to the application's bus")
         try:
             try:
-                yield Run(bus, run_id, routes)
+                yield Run(bus, run_id, routes, app_bus, forwarded_only)
             except QueuedCallbackFailed:
                 pass  # the compute thread stopped early; the drain below raises the failure itself
             await bus.drain()

@@ -1,8 +1,9 @@
 """Jobs on a local Ray against jobs in process, side by side; prints JSON lines.
 
     python -m tests.benchmarks.bench_ray [--jobs 4] [--repeats 3] [--models small large] [--service-jobs 4]
+                                         [--epoch-factor 1]
 
-Run from the repository's root (the Ray workers import this module to build the jobs). For two
+Run from the repository's root (the Ray workers import ``ray_jobs`` from it to build the jobs). For two
 models (the small MLP 16-64-64-4 at batch 32, interpreter work under one GIL in process, and the
 MLP 784-256-10 at batch 128, BLAS work), ``--jobs`` jobs submitted at once to a
 :class:`~trainer.jobs.JobManager`, in process (compute turns, one slot: the default) and on Ray
@@ -11,7 +12,8 @@ each with two kinds of listener on the manager's bus: epoch-level only (what the
 takes) and batch-level too (a subscriber to every batch event, as a batch-level event stream is).
 The variants alternate, in a new order each round, ``--repeats`` rounds. For each: the total
 samples per second from submitting to the last job's end and while every job trained (the last
-job's first epoch begin to the first job's last epoch end, whole epochs counted), a job's start
+job's first epoch begin to the first job's last epoch end, whole epochs counted), the CPU time
+per sample (this process's, and on Ray each worker process's, its start included), a job's start
 (submit to its first event on the manager's bus: its TrainBegin, after its build), an event's trip
 with the batch listener (a batch event's publication in the worker to its handling on the
 manager's bus, same machine so one monotonic clock), and the event loop's lag meanwhile (a
@@ -37,39 +39,20 @@ from typing import Any
 
 import anyio
 import httpx
-import numpy as np
+import psutil
 
-import trainer
-from trainer.events import BatchEvent, EpochBegin, EpochEnd, LifecycleEvent, TrainBatchBegin, TrainBatchEnd
-from trainer.jobs import JobManager, RayExecutor, TrainingSpec, level_types
+from trainer.events import BatchEvent, EpochBegin, EpochEnd, LifecycleEvent, TrainBatchBegin, TrainBatchEnd, TrainEnd
+from trainer.jobs import JobManager, RayExecutor, level_types
 from trainer.jobs.ray_executor import LOOPBACK_ENV
-from trainer.layers import Dense
 
 from ..service.server import running_service
 from .bench_service import once
-from .bench_step import CLASSES, FEATURES, HIDDEN
-
-Shape = tuple[int, tuple[int, ...], int, int, int, int]  # features, hidden, classes, samples, batch, epochs
-SHAPES: dict[str, Shape] = {
-    # Jobs long enough (seconds) that a job's start on Ray, seconds too, is not most of it.
-    "mlp_16_64_64_4 batch 32": (16, (64, 64), 4, 8192, 32, 64),
-    f"mlp_{FEATURES}_{HIDDEN}_{CLASSES} batch 128": (FEATURES, (HIDDEN,), CLASSES, 12_800, 128, 8),
-}
+from .ray_jobs import SHAPES, bench_spec
 
 
-def bench_spec(name: str) -> TrainingSpec:
-    """A job's build (module level, so it pickles by reference to a Ray worker)."""
-    features, hidden, classes, samples, batch_size, epochs = SHAPES[name]
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(samples, features)).astype(np.float32), rng.integers(0, classes, samples)
-    trainer.set_random_seed(0)
-    stack = [trainer.Input(shape=(features,)), *(Dense(size, activation="relu") for size in hidden)]
-    model = trainer.Sequential([*stack, Dense(classes, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    return TrainingSpec(model, x, y, epochs=epochs, batch_size=batch_size)
-
-
-async def round_of(name: str, jobs_at_once: int, executor: RayExecutor | None, listen: str) -> dict[str, Any]:
+async def round_of(
+    name: str, jobs_at_once: int, executor: RayExecutor | None, listen: str, epoch_factor: int
+) -> dict[str, Any]:
     """One round: ``jobs_at_once`` jobs of ``name``, a listener at ``listen`` level; what it measured."""
     lags: list[float] = []
     trips: list[float] = []
@@ -77,6 +60,7 @@ async def round_of(name: str, jobs_at_once: int, executor: RayExecutor | None, l
     begins: dict[str, list[float]] = {}  # each job's epoch begins and ends, on the clock of the process it trains in
     ends: dict[str, list[float]] = {}
     submitted: dict[str, float] = {}
+    worker_cpu: dict[str, float] = {}  # each Ray worker process's CPU seconds, its start included
     done = anyio.Event()
 
     def on_lifecycle(event: LifecycleEvent) -> None:
@@ -85,6 +69,9 @@ async def round_of(name: str, jobs_at_once: int, executor: RayExecutor | None, l
             begins.setdefault(event.run, []).append(event.time)
         elif isinstance(event, EpochEnd):
             ends.setdefault(event.run, []).append(event.time)
+        elif isinstance(event, TrainEnd) and executor is not None:  # its worker lives until its last events are fetched
+            cpu = psutil.Process(manager.get(event.run).worker["pid"]).cpu_times()
+            worker_cpu[event.run] = cpu.user + cpu.system
 
     def on_batch(event: BatchEvent) -> None:
         trips.append(time.monotonic() - event.time)
@@ -101,25 +88,28 @@ async def round_of(name: str, jobs_at_once: int, executor: RayExecutor | None, l
             manager.bus.subscribe((TrainBatchBegin, TrainBatchEnd), on_batch)
         async with anyio.create_task_group() as tg:
             tg.start_soon(heartbeat)
-            start = time.monotonic()
+            start, cpu_start = time.monotonic(), time.process_time()
             jobs = []
             for _ in range(jobs_at_once):
-                job = manager.submit(partial(bench_spec, name))
+                job = manager.submit(partial(bench_spec, name, epoch_factor))
                 submitted[job.id] = time.monotonic()
                 jobs.append(job)
             for job in jobs:
                 await job.wait()
-            elapsed = time.monotonic() - start
+            elapsed, cpu = time.monotonic() - start, time.process_time() - cpu_start
             done.set()
     assert all(job.status.value == "completed" for job in jobs), [job.error for job in jobs]
     features, hidden, classes, samples, batch_size, epochs = SHAPES[name]
-    total = jobs_at_once * samples * epochs
+    total = jobs_at_once * samples * epochs * epoch_factor
     # While every job trains: from the last job's first epoch begin to the first job's last epoch end.
     window = (max(times[0] for times in begins.values()), min(times[-1] for times in ends.values()))
     in_window = sum(window[0] <= begin and end <= window[1]
                     for job_id in begins for begin, end in zip(begins[job_id], ends[job_id]))  # fmt: skip
     return {
         "samples_per_s": total / elapsed,
+        # This process's CPU (the manager, and in process the jobs too) and the Ray workers' (Ray's own
+        # daemons, a few percent of a core here, left out), per sample: a cost the machine's load hardly moves.
+        "cpu_us_per_sample": (cpu + sum(worker_cpu.values())) / total * 1e6,
         # None when no whole epoch of every job overlapped (their starts spread over longer than a job takes)
         "training_samples_per_s": in_window * samples / (window[1] - window[0]) if in_window else None,
         "start_s": statistics.median(first_event[job_id] - submitted[job_id] for job_id in submitted),
@@ -152,7 +142,8 @@ def bench_jobs(name: str, args: argparse.Namespace) -> None:
         random.Random(round_).shuffle(order)  # a new order each round: no variant always follows the same one
         for executor, listen in order:
             ray_executor = RayExecutor(num_cpus_per_job=1) if executor == "ray" else None
-            results[executor, listen].append(anyio.run(round_of, name, args.jobs, ray_executor, listen))
+            results[executor, listen].append(
+                anyio.run(round_of, name, args.jobs, ray_executor, listen, args.epoch_factor))
     medians = {variant: {key: _median([r[key] for r in rounds]) for key in rounds[0] if key != "lags"}
                for variant, rounds in results.items()}  # fmt: skip
     for (executor, listen), figures in medians.items():
@@ -165,11 +156,13 @@ def bench_jobs(name: str, args: argparse.Namespace) -> None:
             "vs_in_process": _rounded(_ratio(figures["samples_per_s"], reference["samples_per_s"]), 2),
             "training_vs_in_process": _rounded(
                 _ratio(figures["training_samples_per_s"], reference["training_samples_per_s"]), 2),
+            "cpu_us_per_sample": _rounded(figures["cpu_us_per_sample"], 2),
+            "cpu_vs_in_process": _rounded(_ratio(figures["cpu_us_per_sample"], reference["cpu_us_per_sample"]), 2),
             "job_start_s": _rounded(figures["start_s"], 3),
             "event_trip_us": _rounded(figures["trip_us"]),
             "event_trip_p99_us": _rounded(figures["trip_p99_us"]),
             "loop_lag_p99_ms": round(1000 * statistics.quantiles(lags, n=100)[98], 2),
-            "repeats": args.repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+            "epochs": SHAPES[name][-1] * args.epoch_factor, "repeats": args.repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
         }), flush=True)  # fmt: skip
 
 
@@ -207,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epoch-factor", type=int, default=1, help="jobs N times as long: a job's start weighs less")
     parser.add_argument("--models", nargs="*", choices=["small", "large"], default=["small", "large"])
     parser.add_argument("--service-jobs", type=int, default=4, help="0: skip the service")
     parser.add_argument("--service-epochs", type=int, default=40)

@@ -95,6 +95,22 @@ async def test_events_arrive_typed_with_their_logs() -> None:
     assert isinstance(arrived[-1], TrainEnd) and arrived[-1].logs == arrived[-2].logs
 
 
+async def test_a_subscriber_that_comes_mid_run_gets_the_kinds_it_takes_from_then_on() -> None:
+    seen: list[tuple[str, int | None]] = []
+    async with JobManager(executor=RayExecutor()) as jobs:
+        job = jobs.submit(partial(remote_spec, epochs=12, pace=0.01))
+        await epoch_ended(jobs, job.id, 1)  # till then the worker made no TrainBatchBegin: nobody took it
+        jobs.bus.subscribe((EpochBegin, TrainBatchBegin), lambda e: seen.append((type(e).__name__, index_of(e))))
+        assert await job.wait() is JobStatus.COMPLETED
+    whole = [entry for entry in lifecycle(12) if entry[0] in ("EpochBegin", "TrainBatchBegin")]
+    # The worker hears of it with its next list, its compute thread at its next step: in the epoch
+    # after, every batch's comes, in order, to the end.
+    heard = next(index for index, entry in enumerate(seen) if entry[0] == "TrainBatchBegin")
+    first = next(index for index in range(heard, len(seen)) if seen[index][0] == "EpochBegin")
+    assert seen[first][1] is not None and seen[first][1] < 11
+    assert seen[first:] == whole[whole.index(seen[first]) :]
+
+
 async def test_cancel_stops_the_remote_job_and_resume_finishes_it_from_its_backup(tmp_path: Path) -> None:
     async with JobManager(workdir=tmp_path, executor=RayExecutor()) as jobs:
         job = jobs.submit(partial(remote_spec, epochs=60, pace=0.01))
@@ -206,9 +222,10 @@ async def test_a_manager_that_stops_reading_makes_the_worker_wait(tmp_path: Path
 
     # What may wait between the worker's compute thread and the manager, in events: the run's
     # forwarding queue (1024) and thread handoff (256), then its stream (maxsize), its unread
-    # backlog, and one list of at most maxsize on its way.
+    # backlog, and one list of at most maxsize on its way. Of an epoch's events only those the
+    # manager's bus has subscribers for are made: its begin and end and its batches' ends.
     bound = 1024 + 256 + 3 * 16
-    per_epoch = 2 + 2 * STEPS
+    per_epoch = 2 + STEPS
     async with JobManager(workdir=tmp_path, executor=RayExecutor(backlog=16, maxsize=16)) as jobs:
         subscription = jobs.bus.subscribe(TrainBatchEnd, hold, mode="inline")
         job = jobs.submit(partial(remote_spec, epochs=1000))

@@ -16,6 +16,7 @@ from eventbus import DeliveryError, EventBus
 from trainer import Callback, Input, Sequential
 from trainer.events import EpochEnd, LifecycleEvent, TrainBatchEnd
 from trainer.layers import Dense
+from trainer.run import open_run
 
 pytestmark = pytest.mark.anyio
 
@@ -242,6 +243,38 @@ async def test_application_bus_receives_and_streams_the_runs_events() -> None:
     assert set(first.logs) == {"loss", "mae"}
     assert batch_events == [0, 1, 0, 1]
     assert len(runs) == 1 and next(iter(runs)).startswith("fit-")
+
+
+async def test_the_application_bus_gets_a_kind_only_it_takes_from_its_first_subscriber_of_it_on() -> None:
+    async with EventBus() as bus:
+        seen: list[int] = []
+
+        class Listen(Callback):  # inline: the compute thread waits for it, so the epochs split exactly
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                if epoch == 0:
+                    bus.subscribe(TrainBatchEnd, lambda e: seen.append(e.batch))
+
+        await small_model().fit_async(X, Y, batch_size=32, epochs=3, verbose=0, callbacks=[Listen()], bus=bus)
+        await bus.drain()
+    assert seen == [0, 1, 0, 1]  # epochs 1 and 2: epoch 0's, which nobody took, were never made
+
+
+async def test_a_run_makes_an_event_only_the_application_bus_takes_only_while_it_has_a_taker() -> None:
+    class Batches(Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            pass
+
+    async with EventBus() as app:
+        app.subscribe(EpochEnd, lambda e: None)
+        async with open_run("fit", small_model(), [], {}, app) as run:
+            assert run.wants(EpochEnd) and not run.wants(TrainBatchEnd)
+            with app.subscribe(LifecycleEvent, lambda e: None):
+                assert run.wants(TrainBatchEnd)
+            assert not run.wants(TrainBatchEnd)
+        async with open_run("fit", small_model(), [Batches()], {}, app) as run:
+            assert run.wants(TrainBatchEnd)  # a callback of the run takes it, whoever listens on the bus
+        async with open_run("fit", small_model(), [], {}, None) as run:
+            assert not run.wants(TrainBatchEnd) and not run.wants(EpochEnd)
 
 
 async def test_sync_fit_is_refused_inside_a_running_event_loop() -> None:

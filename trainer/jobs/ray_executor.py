@@ -57,9 +57,9 @@ class RayExecutor:
       model). Every lifecycle event of a kind the manager's bus has a subscriber for reaches that
       bus typed, in order, with ``run=job.id``, in packed lists of what gathered in
       ``flush_seconds`` (each list costs a round trip through Ray), at most ``maxsize`` events per
-      list; kinds nobody subscribes to are not shipped. The worker learns of a change of
-      subscribers with the next list it is asked for: a new subscriber sees the events from then
-      on. At most ``backlog`` events wait unread, and then the worker's training waits for the
+      list; kinds nobody subscribes to are not shipped, nor even made in the worker. The worker
+      learns of a change of subscribers with the next list it is asked for, its training at its
+      next step: a new subscriber sees the events from then on. At most ``backlog`` events wait unread, and then the worker's training waits for the
       manager (backpressure). An event's ``time`` is the worker's monotonic clock.
     * Cancelling the run asks the worker to stop before its next step, waits up to ``stop_timeout``
       seconds for it (so backups and checkpoints being written are finished), then kills the actor.

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from eventbus import EventBus, EventStream
+from eventbus import BusClosedError, EventBus, EventStream
 from trainer.events import LIFECYCLE_EVENTS, BatchEvent, LifecycleEvent
 
 from .event_packing import pack_events
@@ -38,7 +38,9 @@ class JobWorker:
 
     :meth:`start` starts the run; its events of the kinds the manager wants (``wanted``: indexes in
     :data:`~trainer.events.LIFECYCLE_EVENTS`, changed by any :meth:`fetch`) are numbered in
-    publication order and kept until read. :meth:`fetch` returns those after a sequence number,
+    publication order and kept until read; the run does not even make the others (its bus has no
+    subscriber for them: see :class:`trainer.run.Run`), so they cost its steps nothing.
+    :meth:`fetch` returns those after a sequence number,
     packed (:mod:`~trainer.jobs.event_packing`), at most ``maxsize`` per call, waiting for some and
     then letting more gather until ``flush_seconds`` after the previous call returned; the number
     it is called with acknowledges every event up to it. At most ``backlog`` events wait
@@ -58,7 +60,13 @@ class JobWorker:
         self._scope = anyio.CancelScope()
         self._fitting: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Future[None]] = []
-        self._wanted: frozenset[type[LifecycleEvent]] = frozenset(LIFECYCLE_EVENTS)
+        self._bus = EventBus()
+        # The run's events of the wanted kinds, a stream per change of them: each takes over from the
+        # one before, which is read to its end first.
+        self._streams: deque[EventStream[LifecycleEvent]] = deque()
+        self._wanted: tuple[type[LifecycleEvent], ...] = ()
+        self._run_over = False
+        self._streams_changed = asyncio.Event()
         self._unread: deque[Entry] = deque()  # numbered above _acked
         self._replay: deque[Entry] = deque()  # acknowledged epoch-level events, the newest kept
         self._taken = 0  # sequence number of the last event taken from the run
@@ -81,16 +89,15 @@ class JobWorker:
     ) -> None:  # fmt: skip
         """Build the job's spec and start training it; returns once it trains (or raises what the build raised)."""
         spec = checked_spec(await anyio.to_thread.run_sync(build), job_id)
-        self._want(wanted)
         self._maxsize, self._backlog, self._flush_seconds = maxsize, backlog, flush_seconds
         self._replay = deque(maxlen=replay)
-        bus = EventBus()
-        # Subscribed before the run publishes anything; kinds nobody wants are never kept.
-        stream = bus.stream(LifecycleEvent, maxsize=maxsize, where=self._takes)
+        # Subscribed before the run publishes anything, to the wanted kinds only: the run sees whom
+        # its bus has, so an event of a kind nobody wants is never even made (see trainer.run.Run).
+        self._want(wanted)
         # Ray calls each method from a task of its own, so no task group spans the calls: the run
         # and its reader are tasks of their own, cancelled by stop() or the orphan watch.
-        self._fitting = asyncio.ensure_future(self._fit(spec, bus, stream, job_id, backup_dir))
-        self._tasks = [self._fitting, asyncio.ensure_future(self._take_all(stream))]
+        self._fitting = asyncio.ensure_future(self._fit(spec, job_id, backup_dir))
+        self._tasks = [self._fitting, asyncio.ensure_future(self._take_all())]
         if self._orphan_timeout is not None:
             self._tasks.append(asyncio.ensure_future(self._watch_for_orphaning(self._orphan_timeout)))
 
@@ -154,10 +161,19 @@ class JobWorker:
     # -- inside --------------------------------------------------------------------------------
 
     def _want(self, codes: Set[int]) -> None:
-        self._wanted = frozenset(LIFECYCLE_EVENTS[code] for code in codes)
-
-    def _takes(self, event: LifecycleEvent) -> bool:
-        return type(event) in self._wanted
+        kinds = tuple(LIFECYCLE_EVENTS[code] for code in sorted(codes))
+        if kinds == self._wanted or self._run_over:
+            return
+        self._wanted = kinds
+        # On the event loop, between two publications: no event reaches both streams, or neither.
+        if self._streams:
+            self._streams[-1].subscription.close()  # what it holds is still read, then the next one
+        if kinds:
+            try:
+                self._streams.append(self._bus.stream(kinds, maxsize=self._maxsize))
+            except BusClosedError:  # the run is ending: it publishes nothing more
+                pass
+        self._streams_changed.set()
 
     def _acknowledge(self, after: int) -> None:
         if after <= self._acked:
@@ -169,26 +185,32 @@ class JobWorker:
                 self._replay.append(entry)
         self._room.set()
 
-    async def _fit(
-        self, spec: TrainingSpec, bus: EventBus, stream: EventStream[LifecycleEvent], job_id: str, backup_dir: str
-    ) -> None:
+    async def _fit(self, spec: TrainingSpec, job_id: str, backup_dir: str) -> None:
         try:
             with self._scope:
-                async with bus:
-                    await spec.fit(bus=bus, run_id=job_id, backup_dir=os.fspath(backup_dir))
+                async with self._bus:
+                    await spec.fit(bus=self._bus, run_id=job_id, backup_dir=os.fspath(backup_dir))
         finally:
-            await stream.aclose()  # what is queued is still read, then the stream ends
+            self._run_over = True
+            if self._streams:
+                self._streams[-1].subscription.close()  # what is queued is still read, then the reader ends
+            self._streams_changed.set()
 
-    async def _take_all(self, stream: EventStream[LifecycleEvent]) -> None:
+    async def _take_all(self) -> None:
         try:
-            while True:
+            while self._streams or not self._run_over:
+                if not self._streams:  # no kind wanted: wait for one, or the run's end
+                    self._streams_changed.clear()
+                    await self._streams_changed.wait()
+                    continue
                 while self._taken - self._acked >= self._backlog:
                     self._room.clear()
                     await self._room.wait()
                 try:
-                    events = await stream.receive_batch()
+                    events = await self._streams[0].receive_batch()
                 except anyio.EndOfStream:
-                    break
+                    self._streams.popleft()
+                    continue
                 for event in events:
                     self._taken += 1
                     number = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .callbacks.callback import Callback
 from .callbacks.lanes import Lanes
 from .callbacks.subscriber import delivery_of, overridden_hooks, subscribe_callback, thread_calls
-from .events import LIFECYCLE_EVENTS, LifecycleEvent
+from .events import LIFECYCLE_EVENTS, BatchEvent, LifecycleEvent
 
 __all__ = ["HAND_OVER", "SKIP", "WAIT", "Route", "plan_routes"]
 
@@ -36,6 +36,8 @@ class Route:
     before: tuple[Call, ...]
     bus: int
     after: tuple[Call, ...]
+    every: float = 0.0
+    """If set, the event is made at most once every so many seconds: its takers only sample it."""
     queued_only: bool = field(init=False)
     """Queued subscribers on the bus alone take the event: no hook in the compute thread."""
 
@@ -59,7 +61,9 @@ def plan_routes(callbacks: Sequence[Callback], lanes: Lanes, *, forwarded: bool)
     non-``thread`` callback on goes through the bus, ``thread`` ones included (run there inline, on
     the loop's thread, while the compute thread waits), so that an inline callback on the loop
     sees what the callbacks before it added to ``logs``, and those after it see what it added.
-    A ``thread`` callback is subscribed to the bus only for the event types it takes there.
+    A ``thread`` callback is subscribed to the bus only for the event types it takes there. A batch
+    event that only ``thread`` callbacks take, each with a ``batch_interval``, is made at most once
+    every so often: the shortest of their intervals.
     """
     kinds = [delivery_of(callback) for callback in callbacks]
     hooks = [overridden_hooks(callback) for callback in callbacks]
@@ -81,10 +85,12 @@ def plan_routes(callbacks: Sequence[Callback], lanes: Lanes, *, forwarded: bool)
             bus = WAIT if any(kind != "queued" for kind in rest) else HAND_OVER
         for index in line[lead : len(line) - tail]:
             on_bus[index].append(event_type)
+        sampled = bus == SKIP and issubclass(event_type, BatchEvent) and all(callbacks[i].batch_interval > 0 for i in line)
         routes[event_type] = Route(
             before=tuple(calls[index][event_type.hook] for index in line[:lead]),
             bus=bus,
             after=tuple(calls[index][event_type.hook] for index in line[len(line) - tail :]) if tail else (),
+            every=min(callbacks[index].batch_interval for index in line) if sampled and line else 0.0,
         )
     for callback, kind, types in zip(callbacks, kinds, on_bus):
         subscribe_callback(callback, lanes, types if kind == "thread" else LIFECYCLE_EVENTS)

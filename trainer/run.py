@@ -6,6 +6,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from time import monotonic
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -65,6 +66,7 @@ class Run:
         self._forwarded_only = forwarded_only  # the types that nobody but forward_to takes
         self._seen: tuple[Subscription, ...] | None = None  # forward_to's subscriptions when last asked
         self._taken_downstream: dict[type[LifecycleEvent], bool] = {}  # by those subscriptions
+        self._next_due: dict[type[LifecycleEvent], float] = {}  # for sampled events: when the next may be made
         turns = current_turns()
         self._turn = None if turns is None else turns._turn()
 
@@ -78,9 +80,10 @@ class Run:
 
     def wants(self, event_type: type[LifecycleEvent]) -> bool:
         """Whether anyone receives ``event_type`` now; if not, there is no need to compute its logs."""
-        return self._routes[event_type] is not None and (
-            event_type not in self._forwarded_only or self._taken_by_application(event_type)
-        )
+        route = self._routes[event_type]
+        if route is None or (route.every and monotonic() < self._next_due.get(event_type, 0.0)):
+            return False
+        return event_type not in self._forwarded_only or self._taken_by_application(event_type)
 
     def emit(self, event_type: type[LifecycleEvent], logs: dict[str, Any], *index: int) -> None:
         """Publish from the compute thread: ``event_type(run, logs, *index)``, ``index`` the epoch or
@@ -93,6 +96,11 @@ class Run:
         route = self._routes[event_type]
         if route is None or (event_type in self._forwarded_only and not self._taken_by_application(event_type)):
             return
+        if route.every:  # its takers only sample it: at most one every so often
+            now = monotonic()
+            if now < self._next_due.get(event_type, 0.0):
+                return
+            self._next_due[event_type] = now + route.every
         anyio.from_thread.check_cancelled()
         if route.queued_only:
             self._hand_over(event_type, logs, index)

@@ -4,6 +4,7 @@ one order beside inline and queued ones (asyncio and trio)."""
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 from types import MappingProxyType
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 import trainer
 from trainer import Callback, Input, Sequential
 from trainer.callbacks import History, ProgbarLogger, TerminateOnNaN
-from trainer.callbacks.subscriber import delivery_of, overridden_hooks
+from trainer.callbacks.subscriber import current_event, delivery_of, overridden_hooks
 from trainer.layers import Dense
 
 pytestmark = pytest.mark.anyio
@@ -275,3 +276,64 @@ def test_a_subclass_of_the_bar_keeps_its_own_batch_hook_at_verbose_2() -> None:
     out = io.StringIO()
     small_model().fit(X, Y, batch_size=8, epochs=1, verbose=2, callbacks=[CountingBar(stream=out)])
     assert batches == list(range(STEPS)) and len(out.getvalue().splitlines()) == 2
+
+
+class SampledBatches(Callback):
+    """A thread callback that samples batches every ``batch_interval`` seconds, recording when."""
+
+    delivery = "thread"
+
+    def __init__(self, interval: float) -> None:
+        super().__init__()
+        self.batch_interval = interval
+        self.seen: list[tuple[int, float]] = []
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        event = current_event()
+        assert event is not None and "loss" in logs
+        self.seen.append((batch, event.time))
+
+
+class EveryBatch(Callback):
+    delivery = "thread"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.batches.append(batch)
+
+
+def test_batch_events_that_only_samplers_take_are_made_at_most_once_an_interval() -> None:
+    slow, fast = SampledBatches(0.05), SampledBatches(0.02)
+    x = np.repeat(X, 200, axis=0)  # 1 600 batches of 8: a few tenths of a second
+    small_model().fit(x, np.repeat(Y, 200, axis=0), batch_size=8, epochs=1, verbose=0, callbacks=[slow, fast])
+    assert slow.seen == fast.seen, "both get the same events: made at the shortest interval"
+    batches, times = [b for b, _ in fast.seen], [t for _, t in fast.seen]
+    assert batches[0] == 0 and batches == sorted(batches) and len(batches) < 1600 / 4
+    # An event's time is read just after the run's clock reading that let it through: a little slack.
+    assert all(later - earlier >= 0.019 for earlier, later in itertools.pairwise(times))
+
+
+def test_a_callback_that_takes_every_batch_gets_them_all_beside_a_sampler() -> None:
+    sampler, every = SampledBatches(0.05), EveryBatch()
+    small_model().fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[sampler, every])
+    assert every.batches == list(range(STEPS)) * 2
+    assert [b for b, _ in sampler.seen] == list(range(STEPS)) * 2
+
+
+def test_the_bar_samples_batches_unless_their_number_is_unknown_or_a_subclass_hooks_them() -> None:
+    bar = ProgbarLogger(interval=0.05)
+    bar.set_params({"verbose": 1, "epochs": 1, "steps": 3})
+    assert bar.batch_interval == 0.05
+    bar.set_params({"verbose": 1, "epochs": 1, "steps": None})
+    assert bar.batch_interval == 0.0
+
+    class OwnHook(ProgbarLogger):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            super().on_train_batch_end(batch, logs)
+
+    own = OwnHook()
+    own.set_params({"verbose": 1, "epochs": 1, "steps": 3})
+    assert own.batch_interval == 0.0

@@ -53,6 +53,10 @@ class Callback:
     * ``delivery = "thread"``: inline, its ``def`` hooks called in the compute thread itself, where
       the event happens, as Keras calls callbacks: nearly free. For hooks that touch nothing of the
       event loop's (no anyio or asyncio objects, no ``publish_nowait``); see the README.
+    * ``batch_interval`` (seconds, default 0): a ``"thread"`` callback that only samples batches (a
+      progress display) may set it. When every callback that takes a batch event sets one, the run
+      makes that event only for a batch at least the shortest of them after the last it made (the
+      first batch included): the batches between cost nothing, not even their logs.
 
     An inline hook may return a mapping, which is merged into ``logs`` for the callbacks after it.
     Hooks you do not override cost nothing: they are never subscribed.
@@ -64,6 +68,7 @@ class Callback:
     delivery: ClassVar[Delivery] = "auto"
     queue_size: ClassVar[int] = DEFAULT_MAXSIZE
     queue_overflow: ClassVar[Overflow] = "block"
+    batch_interval: float = 0.0
     _private_template: ClassVar[Mapping[str, Any]] = {}
     private: types.SimpleNamespace
     """A factory class's ``private=`` members, this instance's own copy; set only when it has some."""

@@ -19,8 +19,9 @@ class ProgbarLogger(Callback):
     """Prints progress as Keras does: ``verbose=1`` a live bar per epoch, ``verbose=2`` a line per epoch.
 
     Like Keras's, it runs in the compute thread (``delivery = "thread"``) and redraws the bar at
-    most every ``interval`` seconds: a batch costs it a clock reading, and training never waits for
-    the event loop on its account. At ``verbose=2`` it does not listen to batch events at all. Times
+    most every ``interval`` seconds, which is also its ``batch_interval``: unless other callbacks
+    take every batch, the run makes a batch event for it only that often, and the batches between
+    cost it nothing. At ``verbose=2`` it does not listen to batch events at all. Times
     shown are those of the events (when they happened), not of the drawing.
     """
 
@@ -43,6 +44,10 @@ class ProgbarLogger(Callback):
     def set_params(self, params: dict[str, Any]) -> None:
         super().set_params(params)
         self._verbose = int(params.get("verbose", 1))
+        # The bar samples batches: it needs one only when it could redraw. An epoch of unknown length
+        # is counted batch by batch, for its last line, and a subclass's own batch hook gets every batch.
+        own_hooks = all(getattr(type(self), hook) is getattr(ProgbarLogger, hook) for hook in _BATCH_HOOKS)
+        self.batch_interval = self.interval if own_hooks and params.get("steps") is not None else 0.0
         # Only the live bar (verbose=1) draws batches. A hook set to the base class's no-op is never
         # subscribed, so at verbose=2 batch events cost nothing, or are not even made.
         for hook in _BATCH_HOOKS:

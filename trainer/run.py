@@ -10,12 +10,13 @@ from time import monotonic
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import anyio
 import anyio.from_thread
 
 from eventbus import EventBus, Subscription
 
 from .callbacks.callback import Callback
-from .callbacks.lanes import Lanes
+from .callbacks.lanes import FINISH_SECONDS, Lanes
 from .events import LifecycleEvent
 from .routes import HAND_OVER, WAIT, Route, plan_routes
 from .turns import current_turns
@@ -172,7 +173,8 @@ async def open_run(
     On leaving without error, waits until every queued callback has handled every event and raises
     :class:`~eventbus.DeliveryError` if one failed, naming the callback, the hook and the event. On
     leaving with an error or a cancellation, finishes the work hooks handed over (checkpoint and
-    backup writes) first, then lets the queued callbacks go.
+    backup writes) first and gives ``app_bus`` the events it had not yet forwarded, then lets the
+    queued callbacks go.
     """
     if run_id is None:
         run_id = f"{kind}-{next(_run_numbers)}"
@@ -192,7 +194,7 @@ async def open_run(
                 event_type for event_type, route in routes.items()
                 if not route.before and not route.after and not bus.subscribers_of(event_type)
             )  # fmt: skip
-            bus.subscribe(LifecycleEvent, app_bus.publish, mode="queued", name="forward to the application's bus")
+            forward = bus.subscribe(LifecycleEvent, app_bus.publish, mode="queued", name="forward to the application's bus")
         try:
             try:
                 yield Run(bus, run_id, routes, app_bus, forwarded_only)
@@ -205,4 +207,17 @@ async def open_run(
                 # Logged, as the bus logs its own failures while leaving on an exception: the run's
                 # exception (a cancellation, say) is the one that propagates.
                 logger.error("run %s: work a callback had handed over failed as the run ended", run_id, exc_info=failure)
+            if app_bus is not None:
+                await _forward_the_rest(forward, app_bus)
             raise
+
+
+async def _forward_the_rest(forward: Subscription, app_bus: EventBus) -> None:
+    """Cancelled or failed: the application's bus still gets the events the run had published, in
+    order, as the work handed over gets its grace (a job's journal must not miss the epoch whose
+    backup was kept). Shielded, for up to :data:`~trainer.callbacks.lanes.FINISH_SECONDS`."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(FINISH_SECONDS):
+        rest = forward.discard_unhandled()
+        await forward.wait_settled(forward.accepted)  # the event the forward has in hand goes first
+        for event in rest:
+            await app_bus.publish(event)

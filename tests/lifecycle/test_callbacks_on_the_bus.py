@@ -425,3 +425,29 @@ async def test_no_hook_runs_after_fit_async_is_cancelled() -> None:
         await started.wait()
         tg.cancel_scope.cancel()
     assert "train_end" not in seen
+
+
+async def test_a_cancelled_run_still_forwards_what_it_had_published_to_the_application_bus() -> None:
+    """The application's subscriber is slow, so the run's events queue up for it; the run is
+    cancelled from an inline hook as epoch 3 begins, when every event before it is on the run's bus.
+    The application's bus still gets each epoch's end, in order (a job's journal must not miss an
+    epoch that its backup, finished in the cancelled run's grace, records)."""
+    ended: list[int] = []
+
+    class CancelAtThirdEpoch(Callback):
+        delivery = "inline"  # the compute thread waits for it, so all before it is on the run's bus
+
+        async def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            if epoch == 3:
+                scope.cancel()
+
+    async def slow(event: EpochEnd) -> None:
+        ended.append(event.epoch)
+        await anyio.sleep(0.05)
+
+    async with EventBus() as bus:
+        bus.subscribe(EpochEnd, slow)
+        with anyio.CancelScope() as scope:
+            await small_model().fit_async(X, Y, epochs=10, verbose=0, callbacks=[CancelAtThirdEpoch()], bus=bus)
+    assert scope.cancelled_caught
+    assert ended == [0, 1, 2]

@@ -66,6 +66,8 @@ def plan_routes(callbacks: Sequence[Callback], lanes: Lanes, *, forwarded: bool)
     every so often: the shortest of their intervals.
     """
     kinds = [delivery_of(callback) for callback in callbacks]
+    for callback in callbacks:
+        _check_batch_interval(callback)
     hooks = [overridden_hooks(callback) for callback in callbacks]
     calls = [thread_calls(callback) if kind == "thread" else {} for callback, kind in zip(callbacks, kinds)]
     on_bus: list[list[type[LifecycleEvent]]] = [[] for _ in callbacks]
@@ -95,6 +97,14 @@ def plan_routes(callbacks: Sequence[Callback], lanes: Lanes, *, forwarded: bool)
     for callback, kind, types in zip(callbacks, kinds, on_bus):
         subscribe_callback(callback, lanes, types if kind == "thread" else LIFECYCLE_EVENTS)
     return routes
+
+
+def _check_batch_interval(callback: Callback) -> None:
+    interval = callback.batch_interval
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 <= interval < float("inf"):
+        raise ValueError(
+            f"{type(callback).__name__}.batch_interval must be a number of seconds >= 0 (0: every batch); got {interval!r}"
+        )
 
 
 def _count_leading(steps: list[str], kind: str) -> int:

@@ -337,3 +337,11 @@ def test_the_bar_samples_batches_unless_their_number_is_unknown_or_a_subclass_ho
     own = OwnHook()
     own.set_params({"verbose": 1, "epochs": 1, "steps": 3})
     assert own.batch_interval == 0.0
+
+
+@pytest.mark.parametrize("interval", [-1.0, "0.05", float("nan"), float("inf"), True])
+def test_a_bad_batch_interval_is_refused_naming_the_callback(interval: Any) -> None:
+    sampler = SampledBatches(0.05)
+    sampler.batch_interval = interval
+    with pytest.raises(ValueError, match=r"SampledBatches\.batch_interval must be a number of seconds >= 0"):
+        small_model().fit(X, Y, batch_size=8, epochs=1, verbose=0, callbacks=[sampler])

@@ -92,6 +92,7 @@ class EventBus:
         self.drain_timeout = drain_timeout
         self._state = _NEW
         self._subscriptions: list[Subscription] = []
+        self._subscriptions_now: tuple[Subscription, ...] = ()  # the same, as one object until they change
         self._consumers: list[Subscription] = []
         self._plans: dict[type, _Plan] = {}
         self._failures: list[HandlerFailure] = []
@@ -106,8 +107,9 @@ class EventBus:
 
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:
-        """The active subscriptions, in subscription order."""
-        return tuple(self._subscriptions)
+        """The active subscriptions, in subscription order: the same tuple until they change, so a
+        reader in another thread can tell a change by identity."""
+        return self._subscriptions_now
 
     # -- subscribing ---------------------------------------------------------------------------
 
@@ -235,6 +237,7 @@ class EventBus:
             where=where,
         )
         self._subscriptions.append(subscription)
+        self._subscriptions_now = tuple(self._subscriptions)
         self._plans.clear()
         if mode == "queued" and consumer:
             self._consumers.append(subscription)
@@ -244,6 +247,7 @@ class EventBus:
 
     def _remove(self, subscription: Subscription) -> None:
         self._subscriptions.remove(subscription)
+        self._subscriptions_now = tuple(self._subscriptions)
         self._plans.clear()
 
     # -- publishing ----------------------------------------------------------------------------

@@ -138,7 +138,7 @@ class Run:
         # subscriptions are read as one copy, and what a subscription takes depends on the type alone.
         assert self._forward_to is not None
         subscriptions = self._forward_to.subscriptions
-        if subscriptions != self._seen:  # identical subscriptions compare by identity: a quick check
+        if subscriptions is not self._seen:  # the bus gives one tuple until its subscriptions change
             self._seen, self._taken_downstream = subscriptions, {}
         try:
             return self._taken_downstream[event_type]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from playwright.sync_api import Browser, Request, expect
@@ -22,9 +22,15 @@ def test_the_page_follows_a_job_across_a_crash_and_restart_of_the_service(browse
     resumed_from: dict[str, str] = {}  # the Last-Event-ID each stream of the page reconnected with
 
     def reconnecting(request: Request) -> None:
-        last = request.all_headers().get("last-event-id") if "/events" in request.url else None
+        if "/events" not in request.url:
+            return
+        # EventSource reconnects with a Last-Event-ID header; if the restarting service answered it with
+        # an error status, the page opens the stream again itself, from ?last_event_id=.
+        url = urlsplit(request.url)
+        query = parse_qs(url.query)
+        last = request.all_headers().get("last-event-id") or next(iter(query.pop("last_event_id", [])), None)
         if last is not None:
-            resumed_from[urlsplit(request.url).path + "?" + urlsplit(request.url).query] = last
+            resumed_from[url.path + "?" + urlencode(query, doseq=True)] = last
 
     page.on("request", reconnecting)
     try:

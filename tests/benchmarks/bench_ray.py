@@ -7,7 +7,9 @@ Run from the repository's root (the Ray workers import ``ray_jobs`` from it to b
 models (the small MLP 16-64-64-4 at batch 32, interpreter work under one GIL in process, and the
 MLP 784-256-10 at batch 128, BLAS work), ``--jobs`` jobs submitted at once to a
 :class:`~trainer.jobs.JobManager`, in process (compute turns, one slot: the default) and on Ray
-(``RayExecutor(num_cpus_per_job=1)``, a local Ray of ``--jobs`` logical CPUs on this machine),
+(``RayExecutor(num_cpus_per_job=1)``, a local Ray of ``--jobs`` logical CPUs on this machine; and
+with ``warm_workers=--jobs``, whose workers are up before the jobs are submitted, as the service's
+own process is for jobs in process),
 each with two kinds of listener on the manager's bus: epoch-level only (what the service's journal
 takes) and batch-level too (a subscriber to every batch event, as a batch-level event stream is).
 The variants alternate, in a new order each round, ``--repeats`` rounds. For each: the total
@@ -132,7 +134,14 @@ def _rounded(value: float | None, digits: int = 0) -> float | None:
     return None if value is None else round(value, digits)
 
 
-VARIANTS = [("in_process", "epoch"), ("in_process", "batch"), ("ray", "epoch"), ("ray", "batch")]
+VARIANTS = [("in_process", "epoch"), ("in_process", "batch"), ("ray", "epoch"), ("ray", "batch"),
+            ("ray_warm", "epoch"), ("ray_warm", "batch")]
+
+
+def executor_of(name: str, jobs: int) -> RayExecutor | None:
+    """``ray_warm``: as many warm workers as jobs, up (entering the manager waits for them) before the clock starts."""
+    return {"in_process": None, "ray": RayExecutor(num_cpus_per_job=1),
+            "ray_warm": RayExecutor(num_cpus_per_job=1, warm_workers=jobs)}[name]  # fmt: skip
 
 
 def bench_jobs(name: str, args: argparse.Namespace) -> None:
@@ -141,9 +150,8 @@ def bench_jobs(name: str, args: argparse.Namespace) -> None:
     for round_ in range(args.repeats):
         random.Random(round_).shuffle(order)  # a new order each round: no variant always follows the same one
         for executor, listen in order:
-            ray_executor = RayExecutor(num_cpus_per_job=1) if executor == "ray" else None
             results[executor, listen].append(
-                anyio.run(round_of, name, args.jobs, ray_executor, listen, args.epoch_factor))
+                anyio.run(round_of, name, args.jobs, executor_of(executor, args.jobs), listen, args.epoch_factor))
     medians = {variant: {key: _median([r[key] for r in rounds]) for key in rounds[0] if key != "lags"}
                for variant, rounds in results.items()}  # fmt: skip
     for (executor, listen), figures in medians.items():

@@ -40,6 +40,9 @@ def test_a_manager_refuses_what_is_not_an_executor() -> None:
         ({"maxsize": 2.5}, "maxsize must be a positive integer"),
         ({"flush_seconds": -0.1}, "flush_seconds must be"),
         ({"stop_timeout": True}, "stop_timeout must be"),
+        ({"warm_workers": -1}, "warm_workers must be an integer >= 0"),
+        ({"warm_workers": 1.5}, "warm_workers must be an integer >= 0"),
+        ({"warm_workers": 2, "namespace": "team"}, "warm_workers needs namespace=None"),
     ],
 )
 def test_the_ray_executor_refuses_bad_settings_at_once(arguments: dict[str, object], message: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 from trainer.jobs.ray_executor import LOOPBACK_ENV
 from trainer.service.mlp_template import mlp
 
+from ..jobs.test_ray_warm_workers import ended
 from .client import SMALL, epochs_ended, events_of, statuses, submit
 from .server import Service, running_service, stop
 
@@ -40,27 +41,35 @@ def client_of(service: Service) -> httpx.AsyncClient:
 
 
 async def test_jobs_train_in_ray_workers_their_events_in_order_and_cancel_and_resume_work(tmp_path: Path) -> None:
-    with running_service(tmp_path, *RAY, env={LOOPBACK_ENV: "0"}) as service:
+    # One warm worker, up before the jobs come: one of them starts on it. A cancelled run's worker ends.
+    with running_service(tmp_path, *RAY, "--ray-warm-workers", "1", env={LOOPBACK_ENV: "0"}) as service:
         async with client_of(service) as client:
+            submitted_at = time.time()
             quick = await submit(client, epochs=3)
             long = await submit(client, epochs=2000)
             records = await events_of(client, quick)  # until the job ends
             assert epochs_ended(records) == [0, 1, 2]
             assert statuses(records) == ["queued", "running", "completed"]
             assert all(record["run"] == quick for record in records)
+            quick_worker: dict[str, int] = (await job_of(client, quick))["worker"]  # type: ignore[assignment]
+            started = [psutil.Process(quick_worker["pid"]).create_time()]  # alive: kept warm, or handed on to the long job
 
             while (await job_of(client, long))["epoch"] is None:
                 await anyio.sleep(0.05)
+            cancelled_worker: dict[str, int] = (await job_of(client, long))["worker"]  # type: ignore[assignment]
+            started.append(psutil.Process(cancelled_worker["pid"]).create_time())
             assert (await client.delete(f"/jobs/{long}")).json()["status"] == "cancelled"
             stopped_at = (await job_of(client, long))["epoch"]
             assert (await client.post(f"/jobs/{long}/resume")).status_code == 202
             while (await job_of(client, long))["epoch"] == stopped_at:
                 await anyio.sleep(0.05)
             resumed = await job_of(client, long)
+            assert await ended(cancelled_worker["pid"])
             jobs = [await job_of(client, quick), resumed]
             await client.delete(f"/jobs/{long}")
     pids = [job["worker"]["pid"] for job in jobs]  # type: ignore[index]
-    assert service.process.pid not in pids and len(set(pids)) == 2
+    assert service.process.pid not in pids and cancelled_worker["pid"] != pids[1]
+    assert min(started) < submitted_at  # the warm worker, up before the jobs came, took one of them
     assert resumed["status"] == "running" and resumed["attempts"] == 2
     assert resumed["epoch"] > stopped_at  # type: ignore[operator]
 
@@ -148,3 +157,20 @@ async def test_a_service_killed_and_restarted_reattaches_to_its_job_still_traini
     ended = [record["logs"] for record in records if record["event"] == "EpochEnd"]
     for key in ("loss", "accuracy"):
         assert [logs[key] for logs in ended] == json.loads(json.dumps(history.history[key]))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--ray-warm-workers", "1"), "--ray-warm-workers needs --executor ray"),
+        (("--executor", "ray", "--ray-address", "127.0.0.1:1", "--ray-warm-workers", "1"), "needs a local Ray"),
+        (("--executor", "ray", "--ray-warm-workers", "-1"), "warm_workers must be an integer >= 0"),
+    ],
+)
+def test_warm_workers_the_service_cannot_have_are_refused_at_start(
+    tmp_path: Path, options: tuple[str, ...], message: str
+) -> None:
+    command = [sys.executable, "-m", "trainer.service", "--workdir", str(tmp_path), "--port", "0", *options]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert finished.returncode != 0 and finished.stdout == ""
+    assert message in finished.stderr

@@ -8,7 +8,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +24,7 @@ from .errors import WorkerDiedError
 from .event_packing import unpack_events
 from .job import Job
 from .ray_worker import JobWorker
+from .warm_workers import RayWorker, WarmWorkers
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -35,6 +37,7 @@ LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Set to ``0`` before Ray is imported, a local Ray listens and connects on 127.0.0.1 only."""
 
 _POLL_SECONDS = 0.05  # how often a thread waiting for Ray looks whether its task was cancelled
+_WARM_TIMEOUT = 60.0  # how long entering the executor waits for its warm workers to be up
 
 
 class RayExecutor:
@@ -66,6 +69,15 @@ class RayExecutor:
     * A worker process that dies (killed, out of memory, its node lost) fails the run with a
       :class:`~trainer.jobs.WorkerDiedError` naming its host and pid, as soon as Ray reports it.
     * ``Job.worker`` is the worker process: ``{"host", "pid"}``.
+    * ``warm_workers``: how many worker processes wait ready for a run. Entering the executor
+      starts them and waits until they are up (a worker's start, Ray's and the engine's imports,
+      takes a CPU-second or more); a worker whose run ended cleanly (completed, or failed by its
+      own error) waits for the next run while fewer than that many wait, else it ends. A run
+      takes a waiting worker if there is one, so it starts at once; else it starts its own, and a
+      worker another run hands back meanwhile goes to it instead. Runs of different jobs then share
+      a process one after the other, as they share the manager's in process; each waiting worker
+      holds its ``num_cpus_per_job`` on the cluster. ``0`` (the default): a new process for every
+      run. Not with a namespace, whose actors are named after their job.
     * With a ``namespace``, each run's actor is detached and named after its job in that Ray
       namespace, so it outlives this process: a manager started later with the same namespace
       (a service restarted on a cluster it joined) re-attaches to it (:meth:`attach`) instead of
@@ -90,6 +102,7 @@ class RayExecutor:
         replay: int = 256,
         orphan_timeout: float = 600.0,
         init_kwargs: Mapping[str, Any] | None = None,
+        warm_workers: int = 0,
     ) -> None:
         if address is not None and (not isinstance(address, str) or not address):
             raise ValueError(
@@ -101,6 +114,13 @@ class RayExecutor:
         for name, value in {"backlog": backlog, "maxsize": maxsize, "replay": replay}.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"RayExecutor: {name} must be a positive integer; got {value!r}")
+        if isinstance(warm_workers, bool) or not isinstance(warm_workers, int) or warm_workers < 0:
+            raise ValueError(f"RayExecutor: warm_workers must be an integer >= 0; got {warm_workers!r}")
+        if warm_workers and namespace is not None:
+            raise ValueError(
+                "RayExecutor: warm_workers needs namespace=None: with a namespace each run's actor is named after "
+                "its job (so that a restarted manager finds it), and a worker started before its job has no name"
+            )
         if backlog < maxsize:
             raise ValueError(f"RayExecutor: backlog ({backlog}) must be at least maxsize ({maxsize})")
         seconds: dict[str, float] = {"flush_seconds": flush_seconds, "stop_timeout": stop_timeout, "orphan_timeout": orphan_timeout}
@@ -121,15 +141,17 @@ class RayExecutor:
         self.replay = replay
         self.orphan_timeout = float(orphan_timeout)
         self.init_kwargs = dict(init_kwargs or {})
+        self.warm_workers = warm_workers
         self._ray: ModuleType | None = None
         self._actor_class: Any = None
+        self._warm: WarmWorkers | None = None
         self._started_ray = False
         # One waiting thread per running job: the manager's max_concurrent bounds them, and they
         # must not wait for the threads that compute in-process jobs.
         self._threads = anyio.CapacityLimiter(math.inf)
 
     def __repr__(self) -> str:
-        return f"<RayExecutor {self.address or 'local'} num_cpus_per_job={self.num_cpus_per_job}>"
+        return f"<RayExecutor {self.address or 'local'} num_cpus_per_job={self.num_cpus_per_job} warm_workers={self.warm_workers}>"
 
     async def __aenter__(self) -> RayExecutor:
         ray = _import_ray(local=self.address is None)
@@ -149,31 +171,52 @@ class RayExecutor:
             self._started_ray = True
         self._ray = ray
         self._actor_class = ray.remote(JobWorker)
+        self._warm = WarmWorkers(self.warm_workers, self._new_actor, self._where, ray.kill)
+        try:
+            await self._warm.fill(_WARM_TIMEOUT)
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._warm is not None:
+            self._warm.close()
         ray, self._ray = self._ray, None
         if ray is not None and self._started_ray:
             self._started_ray = False
             ray.shutdown()
 
     async def run(self, job: Job, *, bus: EventBus, backup_dir: str) -> None:
-        ray = self._running()
-        options: dict[str, Any] = {"num_cpus": self.num_cpus_per_job}
-        if self.namespace is not None:
-            leftover = await self._in_thread(self._named_actor, job.id)
-            if leftover is not None:  # of a run that was not re-attached to: it must not train on
-                ray.kill(leftover)
-            options.update(name=_actor_name(job.id), namespace=self.namespace, lifetime="detached")
-        worker_options = (self.orphan_timeout if self.namespace is not None else None,)
-        actor = self._actor_class.options(**options).remote(*worker_options)
-        start = actor.start.remote(
-            job.build, job.id, os.fspath(backup_dir), self._wanted(bus),
-            maxsize=self.maxsize, backlog=self.backlog, replay=self.replay, flush_seconds=self.flush_seconds,
-        )  # fmt: skip
-        await self._follow(actor, job, bus, start, after=0)
+        warm = self._warm_workers()
+        place = warm.take if self.namespace is None else partial(self._named_worker, job.id)
+
+        def start(actor: Any) -> Any:
+            return actor.start.remote(
+                job.build, job.id, os.fspath(backup_dir), self._wanted(bus),
+                maxsize=self.maxsize, backlog=self.backlog, replay=self.replay, flush_seconds=self.flush_seconds,
+            )  # fmt: skip
+
+        await self._follow(place, job, bus, start, after=0)
+
+    def _new_actor(self, **options: Any) -> Any:
+        return self._actor_class.options(num_cpus=self.num_cpus_per_job, **options).remote(
+            self.orphan_timeout if self.namespace is not None else None
+        )
+
+    async def _named_worker(self, job_id: str) -> RayWorker:
+        """A new detached worker named after the job, in the namespace (a leftover of that name killed)."""
+        leftover = await self._in_thread(self._named_actor, job_id)
+        if leftover is not None:  # of a run that was not re-attached to: it must not train on
+            self._running().kill(leftover)
+        actor = self._new_actor(name=_actor_name(job_id), namespace=self.namespace, lifetime="detached")
+        return await self._warm_workers().placed(actor)
+
+    async def _where(self, actor: Any) -> dict[str, Any]:
+        where: dict[str, Any] = await self._get(actor.where.remote())
+        return where
 
     async def attach(self, job: Job, *, bus: EventBus, known: int) -> bool:
         """Follow the run of ``job`` that an earlier manager of this namespace started, if its
@@ -190,37 +233,49 @@ class RayExecutor:
             after = await self._get(actor.reattach.remote(known))
         except ray.exceptions.RayActorError:  # it died meanwhile: the job trains anew
             return False
-        await self._follow(actor, job, bus, None, after=after)
+        await self._follow(partial(self._warm_workers().placed, actor), job, bus, None, after=after)
         return True
 
-    async def _follow(self, actor: Any, job: Job, bus: EventBus, start: Any, *, after: int) -> None:
-        """Publish the run's events until it ends; turn Ray's failures into the run's; end the actor."""
+    async def _follow(
+        self, place: Callable[[], Awaitable[RayWorker]], job: Job, bus: EventBus,
+        start: Callable[[Any], Any] | None, *, after: int,
+    ) -> None:  # fmt: skip
+        """Get a worker from ``place``, ``start`` the run on it (unless it runs already), publish the
+        run's events until it ends; turn Ray's failures into the run's; hand the worker back to the
+        warm ones if the run ended cleanly, else end it."""
         ray = self._running()
-        placed = False
+        worker: RayWorker | None = None
+        clean = False
         cursor = [after]  # the last event fetched
         try:
-            job.worker = await self._get(actor.where.remote())
-            placed = True
+            worker = await place()
+            job.worker = worker.where
             if start is not None:
-                await self._get(start)
-            await self._publish_all(actor, job, bus, cursor)
+                await self._get(start(worker.actor))
+            await self._publish_all(worker.actor, job, bus, cursor)
+            clean = True
         except anyio.get_cancelled_exc_class():
-            if placed:
+            if worker is not None:
                 # A worker that fails or dies meanwhile has stopped too: the job is cancelled all the same.
                 with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout), \
                         contextlib.suppress(ray.exceptions.RayError):  # fmt: skip
-                    await self._get(actor.stop.remote())
-                    await self._publish_all(actor, job, bus, cursor)  # what it did before it stopped reaches the bus too
+                    await self._get(worker.actor.stop.remote())
+                    await self._publish_all(worker.actor, job, bus, cursor)  # what it did before it stopped reaches the bus too
             raise
         except ray.exceptions.RayTaskError as error:
+            clean = True  # the job's own error: its worker is sound
             raise error.cause from error  # what failed the run in the worker, as it failed it
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError,
                 ray.exceptions.NodeDiedError) as error:  # fmt: skip
-            where = f" (pid {job.worker['pid']} on {job.worker['host']})" if placed and job.worker else ""
+            where = f" (pid {job.worker['pid']} on {job.worker['host']})" if worker is not None and job.worker else ""
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise WorkerDiedError(f"the Ray worker process running job {job.id}{where} died: {reason}") from error
         finally:
-            ray.kill(actor)
+            if worker is not None:
+                if clean:
+                    self._warm_workers().give_back(worker)
+                else:
+                    ray.kill(worker.actor)
 
     async def _publish_all(self, actor: Any, job: Job, bus: EventBus, cursor: list[int]) -> None:
         """Fetch and publish until the run has ended, ``cursor[0]`` following the last event fetched
@@ -243,6 +298,11 @@ class RayExecutor:
         if self._ray is None:
             raise RuntimeError("the RayExecutor is not running: a JobManager enters it")
         return self._ray
+
+    def _warm_workers(self) -> WarmWorkers:
+        self._running()
+        assert self._warm is not None
+        return self._warm
 
     def _named_actor(self, job_id: str) -> Any:
         assert self._ray is not None

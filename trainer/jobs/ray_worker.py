@@ -57,8 +57,12 @@ class JobWorker:
 
     def __init__(self, orphan_timeout: float | None = None) -> None:
         self._orphan_timeout = orphan_timeout
-        self._scope = anyio.CancelScope()
         self._fitting: asyncio.Future[None] | None = None
+        self._new_run()
+
+    def _new_run(self) -> None:
+        """Forget the last run: what :meth:`start` begins from."""
+        self._scope = anyio.CancelScope()
         self._tasks: list[asyncio.Future[None]] = []
         self._bus = EventBus()
         # The run's events of the wanted kinds, a stream per change of them: each takes over from the
@@ -87,7 +91,15 @@ class JobWorker:
         self, build: Build, job_id: str, backup_dir: str, wanted: Set[int],
         *, maxsize: int, backlog: int, replay: int, flush_seconds: float,
     ) -> None:  # fmt: skip
-        """Build the job's spec and start training it; returns once it trains (or raises what the build raised)."""
+        """Build the job's spec and start training it; returns once it trains (or raises what the build raised).
+
+        A worker whose run has ended (every event of it fetched) can start another: the executor
+        keeps warm workers that way (see ``RayExecutor(warm_workers=...)``)."""
+        if self._fitting is not None:
+            if not (self._ended and all(task.done() for task in self._tasks)):
+                raise RuntimeError("this worker's run has not ended: a worker trains one run at a time")
+            self._new_run()
+            self._fitting = None
         spec = checked_spec(await anyio.to_thread.run_sync(build), job_id)
         self._maxsize, self._backlog, self._flush_seconds = maxsize, backlog, flush_seconds
         self._replay = deque(maxlen=replay)

@@ -40,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--executor", choices=("process", "ray"), default="process", help="where jobs train: in the service's process (default), or each in a Ray actor")
     parser.add_argument("--ray-address", metavar="ADDRESS", help="with --executor ray: the Ray cluster to join (HOST:PORT, or 'auto'); default: start a local Ray on loopback")
     parser.add_argument("--ray-cpus-per-job", type=float, default=1.0, metavar="N", help="with --executor ray: CPUs each job reserves on the cluster (default 1)")
+    parser.add_argument("--ray-warm-workers", type=int, default=0, metavar="N", help="with --executor ray and a local Ray: worker processes kept ready, so a job starts at once (default 0: one started per job)")
     parser.add_argument("--ray-orphan-timeout", type=float, default=600.0, metavar="SECONDS", help="with --ray-address: a job's worker nobody reads from for this long (the service gone) stops, its backup kept (default 600)")
     parser.add_argument("--backup-quota-mb", type=float, default=Retention.backup_quota_bytes / 2**20, help="disk for the backups of cancelled and failed jobs")
     return parser
@@ -78,13 +79,17 @@ def settings_from(arguments: argparse.Namespace) -> ServiceSettings:
 
 def _executor(arguments: argparse.Namespace) -> RayExecutor | None:
     if arguments.executor != "ray":
-        if arguments.ray_address is not None:
-            raise ValueError("--ray-address needs --executor ray")
+        for option, value in (("--ray-address", arguments.ray_address), ("--ray-warm-workers", arguments.ray_warm_workers)):
+            if value:
+                raise ValueError(f"{option} needs --executor ray")
         return None
     if importlib.util.find_spec("ray") is None:
         raise ValueError("--executor ray needs Ray: install the 'ray' extra, pip install 'eventbus-trainer[ray]'")
     if arguments.ray_address is None:  # a local Ray dies with the service: nothing to re-attach to
-        return RayExecutor(None, arguments.ray_cpus_per_job)
+        return RayExecutor(None, arguments.ray_cpus_per_job, warm_workers=arguments.ray_warm_workers)
+    if arguments.ray_warm_workers:
+        raise ValueError("--ray-warm-workers needs a local Ray (no --ray-address): on a cluster each job's worker "
+                         "is named after its job, so that a restarted service re-attaches to it")
     # On a cluster, the jobs' actors are detached and named in a namespace of this workdir's, so
     # the service restarted on the same workdir re-attaches to those still running.
     workdir = os.path.abspath(arguments.workdir)

@@ -1,13 +1,14 @@
 """Jobs on a local Ray against jobs in process, side by side; prints JSON lines.
 
     python -m tests.benchmarks.bench_ray [--jobs 4] [--repeats 3] [--models small large] [--service-jobs 4]
-                                         [--epoch-factor 1]
+                                         [--epoch-factor 1] [--ray-cpus N]
 
 Run from the repository's root (the Ray workers import ``ray_jobs`` from it to build the jobs). For two
 models (the small MLP 16-64-64-4 at batch 32, interpreter work under one GIL in process, and the
 MLP 784-256-10 at batch 128, BLAS work), ``--jobs`` jobs submitted at once to a
 :class:`~trainer.jobs.JobManager`, in process (compute turns, one slot: the default) and on Ray
-(``RayExecutor(num_cpus_per_job=1)``, a local Ray of ``--jobs`` logical CPUs on this machine; and
+(``RayExecutor(num_cpus_per_job=1)``, a local Ray of ``--jobs`` logical CPUs on this machine, or
+``--ray-cpus``: with fewer, jobs wait for a CPU as in a full cluster; and
 with ``warm_workers=--jobs``, whose workers are up before the jobs are submitted, as the service's
 own process is for jobs in process),
 each with two kinds of listener on the manager's bus: epoch-level only (what the service's journal
@@ -170,7 +171,7 @@ def bench_jobs(name: str, args: argparse.Namespace) -> None:
             "event_trip_us": _rounded(figures["trip_us"]),
             "event_trip_p99_us": _rounded(figures["trip_p99_us"]),
             "loop_lag_p99_ms": round(1000 * statistics.quantiles(lags, n=100)[98], 2),
-            "epochs": SHAPES[name][-1] * args.epoch_factor, "repeats": args.repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+            "epochs": SHAPES[name][-1] * args.epoch_factor, "ray_cpus": args.ray_cpus or args.jobs, "repeats": args.repeats, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
         }), flush=True)  # fmt: skip
 
 
@@ -209,6 +210,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epoch-factor", type=int, default=1, help="jobs N times as long: a job's start weighs less")
+    parser.add_argument("--ray-cpus", type=int, help="the local Ray's logical CPUs (default --jobs: every job trains at once)")
     parser.add_argument("--models", nargs="*", choices=["small", "large"], default=["small", "large"])
     parser.add_argument("--service-jobs", type=int, default=4, help="0: skip the service")
     parser.add_argument("--service-epochs", type=int, default=40)
@@ -216,7 +218,7 @@ def main() -> None:
     os.environ.setdefault(LOOPBACK_ENV, "0")  # before Ray is imported: loopback only
     import ray
 
-    ray.init(address="local", num_cpus=args.jobs, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.ray_cpus or args.jobs, include_dashboard=False, log_to_driver=False)
     try:
         for model, name in zip(("small", "large"), SHAPES):
             if model in args.models:

@@ -7,6 +7,7 @@ import signal
 import time
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 
 import anyio
 import numpy as np
@@ -96,16 +97,22 @@ async def test_a_cancelled_runs_worker_is_not_kept(tmp_path: Path) -> None:
         assert after.worker is not None and after.worker["pid"] != cancelled.worker["pid"]
 
 
-async def test_a_worker_handed_back_goes_to_the_run_waiting_for_room_on_the_cluster() -> None:
+async def test_a_worker_handed_back_goes_to_the_run_waiting_for_room_on_the_cluster(
+    local_ray: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
     # Each run reserves every CPU of the cluster: the second run's own worker cannot be placed while
     # the first trains, and the first's worker, kept warm, must go to it rather than wait idle.
-    executor = RayExecutor(num_cpus_per_job=RAY_CPUS, warm_workers=1)
-    async with JobManager(max_concurrent=2, executor=executor) as jobs:
-        first = jobs.submit(partial(remote_spec, epochs=4, pace=0.005))
-        second = jobs.submit(partial(remote_spec, epochs=2))
-        with anyio.fail_after(60):
+    with anyio.fail_after(30):  # the workers earlier tests killed give their CPUs back
+        while local_ray.available_resources().get("CPU", 0) < RAY_CPUS:
+            await anyio.sleep(0.05)
+    executor = RayExecutor(num_cpus_per_job=RAY_CPUS, warm_workers=2)
+    with anyio.fail_after(60):  # a bound for a hang, as waiting for the worker the cluster has no room for would be
+        async with JobManager(max_concurrent=2, executor=executor) as jobs:
+            assert "CPUs for 1 of the 2 warm workers" in caplog.text
+            first = jobs.submit(partial(remote_spec, epochs=4, pace=0.005))
+            second = jobs.submit(partial(remote_spec, epochs=2))
             assert [await first.wait(), await second.wait()] == [JobStatus.COMPLETED] * 2
-        assert first.worker is not None and second.worker == first.worker
+            assert first.worker is not None and second.worker == first.worker
 
 
 async def test_an_idle_worker_that_died_is_dropped_and_the_next_run_starts_a_new_one() -> None:

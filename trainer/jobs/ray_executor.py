@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["LOOPBACK_ENV", "RayExecutor"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("trainer.jobs")
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Set to ``0`` before Ray is imported, a local Ray listens and connects on 127.0.0.1 only."""
@@ -70,8 +73,8 @@ class RayExecutor:
       :class:`~trainer.jobs.WorkerDiedError` naming its host and pid, as soon as Ray reports it.
     * ``Job.worker`` is the worker process: ``{"host", "pid"}``.
     * ``warm_workers``: how many worker processes wait ready for a run. Entering the executor
-      starts them and waits until they are up (a worker's start, Ray's and the engine's imports,
-      takes a CPU-second or more); a worker whose run ended cleanly (completed, or failed by its
+      starts as many as the cluster has CPUs for and waits until they are up (a worker's start,
+      Ray's and the engine's imports, takes a CPU-second or more); a worker whose run ended cleanly (completed, or failed by its
       own error) waits for the next run while fewer than that many wait, else it ends. A run
       takes a waiting worker if there is one, so it starts at once; else it starts its own, and a
       worker another run hands back meanwhile goes to it instead. Runs of different jobs then share
@@ -173,11 +176,22 @@ class RayExecutor:
         self._actor_class = ray.remote(JobWorker)
         self._warm = WarmWorkers(self.warm_workers, self._new_actor, self._where, ray.kill)
         try:
-            await self._warm.fill(_WARM_TIMEOUT)
+            await self._warm.fill(self._warm_workers_with_room(), _WARM_TIMEOUT)
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
         return self
+
+    def _warm_workers_with_room(self) -> int:
+        """How many of the warm workers the cluster has CPUs for now (the rest come as runs end)."""
+        assert self._ray is not None
+        room = self.warm_workers
+        if self.num_cpus_per_job > 0:
+            room = min(room, int(self._ray.available_resources().get("CPU", 0) // self.num_cpus_per_job))
+        if room < self.warm_workers:
+            logger.warning("the Ray cluster has CPUs for %d of the %d warm workers now: the others are kept "
+                           "as runs end", room, self.warm_workers)  # fmt: skip
+        return room
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

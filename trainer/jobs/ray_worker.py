@@ -34,7 +34,8 @@ Entry = tuple[int, "int | None", LifecycleEvent]  # (sequence number, epoch-leve
 
 
 class JobWorker:
-    """One run of one job, in a Ray worker process (an async actor: one per run).
+    """The runs of jobs in a Ray worker process, one at a time (an async actor; a warm one of the
+    executor's runs one job after another, else it runs one and ends).
 
     :meth:`start` starts the run; its events of the kinds the manager wants (``wanted``: indexes in
     :data:`~trainer.events.LIFECYCLE_EVENTS`, changed by any :meth:`fetch`) are numbered in

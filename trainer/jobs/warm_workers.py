@@ -69,21 +69,23 @@ class WarmWorkers:
         """How many workers wait idle for a run."""
         return len(self._idle)
 
-    async def fill(self, timeout: float) -> None:
-        """Start ``size`` workers and wait until they are up, at most ``timeout`` seconds: one the
-        cluster has not placed by then is killed, and a warning logged. Raises what a worker that
-        failed to start raised (the workers already up stay idle: :meth:`close` ends them)."""
+    async def fill(self, count: int, timeout: float) -> None:
+        """Start ``count`` workers (at most ``size``) and wait until they are up, at most ``timeout``
+        seconds: one the cluster has not placed by then is killed, and a warning logged. Raises what
+        a worker that failed to start raised (the workers already up stay idle: :meth:`close` ends
+        them). Workers given back later make up the rest of ``size``."""
 
         async def start_one() -> None:
             with anyio.move_on_after(timeout):  # placed() kills one that is not up by then
                 self.give_back(await self.placed(self._create()))
 
+        count = min(count, self.size)
         async with anyio.create_task_group() as tg:
-            for _ in range(self.size - len(self._idle)):
+            for _ in range(count):
                 tg.start_soon(start_one)
-        if len(self._idle) < self.size:
+        if len(self._idle) < count:
             logger.warning("only %d of %d warm Ray workers were up within %.0f s; the others were not kept",
-                           len(self._idle), self.size, timeout)  # fmt: skip
+                           len(self._idle), count, timeout)  # fmt: skip
 
     async def placed(self, actor: Any) -> RayWorker:
         """``actor`` once it is up; killed if that fails or is cancelled."""

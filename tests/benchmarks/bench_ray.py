@@ -63,7 +63,7 @@ async def round_of(
     begins: dict[str, list[float]] = {}  # each job's epoch begins and ends, on the clock of the process it trains in
     ends: dict[str, list[float]] = {}
     submitted: dict[str, float] = {}
-    worker_cpu: dict[str, float] = {}  # each Ray worker process's CPU seconds, its start included
+    worker_cpu: dict[int, float] = {}  # each Ray worker process's CPU seconds, its start included, by pid
     done = anyio.Event()
 
     def on_lifecycle(event: LifecycleEvent) -> None:
@@ -73,8 +73,9 @@ async def round_of(
         elif isinstance(event, EpochEnd):
             ends.setdefault(event.run, []).append(event.time)
         elif isinstance(event, TrainEnd) and executor is not None:  # its worker lives until its last events are fetched
-            cpu = psutil.Process(manager.get(event.run).worker["pid"]).cpu_times()
-            worker_cpu[event.run] = cpu.user + cpu.system
+            pid = manager.get(event.run).worker["pid"]  # a warm one trains job after job: its last reading counts
+            cpu = psutil.Process(pid).cpu_times()
+            worker_cpu[pid] = cpu.user + cpu.system
 
     def on_batch(event: BatchEvent) -> None:
         trips.append(time.monotonic() - event.time)

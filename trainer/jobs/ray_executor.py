@@ -74,13 +74,15 @@ class RayExecutor:
     * ``Job.worker`` is the worker process: ``{"host", "pid"}``.
     * ``warm_workers``: how many worker processes wait ready for a run. Entering the executor
       starts as many as the cluster has CPUs for and waits until they are up (a worker's start,
-      Ray's and the engine's imports, takes a CPU-second or more); a worker whose run ended cleanly (completed, or failed by its
-      own error) waits for the next run while fewer than that many wait, else it ends. A run
-      takes a waiting worker if there is one, so it starts at once; else it starts its own, and a
-      worker another run hands back meanwhile goes to it instead. Runs of different jobs then share
-      a process one after the other, as they share the manager's in process; each waiting worker
-      holds its ``num_cpus_per_job`` on the cluster. ``0`` (the default): a new process for every
-      run. Not with a namespace, whose actors are named after their job.
+      Ray's and the engine's imports, takes a CPU-second or more). A worker whose run ended
+      cleanly (completed, or failed by the job's own error) waits for the next run while fewer
+      than that many wait, else it ends; a cancelled run's ends. A run takes a waiting worker if
+      there is one, so it starts at once; else it starts its own, and a worker another run hands
+      back meanwhile goes to it instead (see :class:`~trainer.jobs.warm_workers.WarmWorkers`).
+      Runs of different jobs then share a process one after the other, as they share the
+      manager's in process; each waiting worker holds its ``num_cpus_per_job`` on the cluster.
+      ``0`` (the default): a new process for every run. Not with a namespace, whose actors are
+      named after their job.
     * With a ``namespace``, each run's actor is detached and named after its job in that Ray
       namespace, so it outlives this process: a manager started later with the same namespace
       (a service restarted on a cluster it joined) re-attaches to it (:meth:`attach`) instead of

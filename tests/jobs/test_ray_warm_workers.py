@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -15,8 +14,10 @@ import psutil
 import pytest
 
 from trainer import saving
-from trainer.events import LifecycleEvent
+from trainer.events import LIFECYCLE_EVENTS, LifecycleEvent
 from trainer.jobs import JobManager, JobStatus, RayExecutor
+from trainer.jobs.event_packing import unpack_events
+from trainer.jobs.ray_worker import JobWorker
 
 from ..callbacks.training_run import build_model
 from .conftest import RAY_CPUS
@@ -61,14 +62,14 @@ async def test_a_warm_worker_is_up_before_the_job_and_runs_one_job_after_another
     executor = RayExecutor(num_cpus_per_job=0.5, warm_workers=1)
     async with JobManager(workdir=tmp_path / "work", max_concurrent=1, executor=executor) as jobs:
         jobs.bus.subscribe(LifecycleEvent, record)
-        submitted_at = time.time()
+        [warm] = executor.idle_workers  # up as the executor was entered, before any job
         failing = jobs.submit(partial(remote_spec, epochs=3, fail_at=1))
         assert await failing.wait() is JobStatus.FAILED and failing.error == "RuntimeError: boom at epoch 1"
         second = jobs.submit(partial(remote_spec, epochs=3, weights_to=str(tmp_path / "second.weights.npz")))
         assert await second.wait() is JobStatus.COMPLETED
-        assert failing.worker is not None and second.worker == failing.worker  # the job's own failure spares its worker
-        pid = second.worker["pid"]
-        assert psutil.Process(pid).create_time() < submitted_at  # started as the executor was entered
+        assert failing.worker == warm and second.worker == warm  # the job's own failure spares its worker
+        assert executor.idle_workers == [warm]
+        pid = warm["pid"]
     assert seen[second.id] == lifecycle(3)  # the second run's events are its own, from its first
     for got, want in zip(weights_of(str(tmp_path / "second.weights.npz")), weights_of(str(tmp_path / "reference.weights.npz")), strict=True):
         np.testing.assert_array_equal(got, want)  # nothing of the first run leaked into it
@@ -125,3 +126,30 @@ async def test_an_idle_worker_that_died_is_dropped_and_the_next_run_starts_a_new
         second = jobs.submit(partial(remote_spec, epochs=1))
         assert await second.wait() is JobStatus.COMPLETED, second.error
         assert second.worker is not None and second.worker["pid"] != first.worker["pid"]
+
+
+def test_a_worker_refuses_a_second_run_until_its_first_is_over(local_ray: ModuleType, tmp_path: Path) -> None:
+    ray = local_ray
+    actor = ray.remote(JobWorker).options(num_cpus=0.5).remote()
+    every_kind = frozenset(range(len(LIFECYCLE_EVENTS)))
+    start = partial(actor.start.remote, maxsize=64, backlog=64, replay=4, flush_seconds=0.0)
+    try:
+        assert ray.get(actor.over.remote())  # no run yet
+        ray.get(start(partial(remote_spec, epochs=100_000), "first", str(tmp_path / "first"), every_kind))
+        assert not ray.get(actor.over.remote())
+        with pytest.raises(ray.exceptions.RayTaskError, match="has not ended"):
+            ray.get(start(partial(remote_spec, epochs=1), "second", str(tmp_path / "second"), every_kind))
+        ray.get(actor.stop.remote())
+        after, finished = 0, False
+        while not finished:  # every event of the stopped run taken
+            after, _, finished = ray.get(actor.fetch.remote(after))
+        assert ray.get(actor.over.remote())
+        ray.get(start(partial(remote_spec, epochs=1), "third", str(tmp_path / "third"), every_kind))
+        events: list[LifecycleEvent] = []
+        after, finished = 0, False
+        while not finished:
+            after, packed, finished = ray.get(actor.fetch.remote(after))
+            events += unpack_events(packed, "third")
+        assert [(type(event).__name__, index_of(event)) for event in events] == lifecycle(1)  # its own, from its first
+    finally:
+        ray.kill(actor)

@@ -176,20 +176,21 @@ class RayExecutor:
             self._started_ray = True
         self._ray = ray
         self._actor_class = ray.remote(JobWorker)
-        self._warm = WarmWorkers(self.warm_workers, self._new_actor, self._where, ray.kill)
+        self._warm = WarmWorkers(self.warm_workers, self._new_actor, self._where, ray.kill, (ray.exceptions.RayError,))
         try:
-            await self._warm.fill(self._warm_workers_with_room(), _WARM_TIMEOUT)
+            await self._warm.fill(await self._warm_workers_with_room(), _WARM_TIMEOUT)
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
         return self
 
-    def _warm_workers_with_room(self) -> int:
+    async def _warm_workers_with_room(self) -> int:
         """How many of the warm workers the cluster has CPUs for now (the rest come as runs end)."""
         assert self._ray is not None
         room = self.warm_workers
-        if self.num_cpus_per_job > 0:
-            room = min(room, int(self._ray.available_resources().get("CPU", 0) // self.num_cpus_per_job))
+        if room and self.num_cpus_per_job > 0:
+            free: dict[str, float] = await anyio.to_thread.run_sync(self._ray.available_resources)
+            room = min(room, int(free.get("CPU", 0) // self.num_cpus_per_job))
         if room < self.warm_workers:
             logger.warning("the Ray cluster has CPUs for %d of the %d warm workers now: the others are kept "
                            "as runs end", room, self.warm_workers)  # fmt: skip
@@ -229,6 +230,11 @@ class RayExecutor:
             self._running().kill(leftover)
         actor = self._new_actor(name=_actor_name(job_id), namespace=self.namespace, lifetime="detached")
         return await self._warm_workers().placed(actor)
+
+    async def _run_over(self, worker: RayWorker) -> bool:
+        with contextlib.suppress(self._running().exceptions.RayError):
+            return bool(await self._get(worker.actor.over.remote()))
+        return False
 
     async def _where(self, actor: Any) -> dict[str, Any]:
         where: dict[str, Any] = await self._get(actor.where.remote())
@@ -279,7 +285,8 @@ class RayExecutor:
                     await self._publish_all(worker.actor, job, bus, cursor)  # what it did before it stopped reaches the bus too
             raise
         except ray.exceptions.RayTaskError as error:
-            clean = True  # the job's own error: its worker is sound
+            # The job's own error, as a rule: then its worker is sound, and kept if it says its run is over.
+            clean = self.warm_workers > 0 and worker is not None and await self._run_over(worker)
             raise error.cause from error  # what failed the run in the worker, as it failed it
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError,
                 ray.exceptions.NodeDiedError) as error:  # fmt: skip
@@ -304,6 +311,11 @@ class RayExecutor:
             sent = wanted
             for event in unpack_events(packed, job.id):
                 await bus.publish(event)
+
+    @property
+    def idle_workers(self) -> list[dict[str, Any]]:
+        """Where each warm worker waiting for a run is (``{"host", "pid"}``), the longest waiting first."""
+        return [dict(worker.where) for worker in self._warm.idle_workers] if self._warm is not None else []
 
     @staticmethod
     def _wanted(bus: EventBus) -> frozenset[int]:

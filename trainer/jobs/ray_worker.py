@@ -96,9 +96,9 @@ class JobWorker:
 
         A worker whose run has ended (every event of it fetched) can start another: the executor
         keeps warm workers that way (see ``RayExecutor(warm_workers=...)``)."""
+        if not self.over():
+            raise RuntimeError("this worker's run has not ended: a worker trains one run at a time")
         if self._fitting is not None:
-            if not (self._ended and all(task.done() for task in self._tasks)):
-                raise RuntimeError("this worker's run has not ended: a worker trains one run at a time")
             self._new_run()
             self._fitting = None
         spec = checked_spec(await anyio.to_thread.run_sync(build), job_id)
@@ -147,6 +147,11 @@ class JobWorker:
                 self._fitting.result()  # what failed the run: the caller reads it after every event
             finished = self._fitting.exception() is None  # else the next call raises it
         return last, pack_events([event for _, _, event in entries]), finished
+
+    def over(self) -> bool:
+        """Whether this worker can start a run: it has had none, or its run has ended and every
+        event of it has been taken."""
+        return self._fitting is None or (self._ended and all(task.done() for task in self._tasks))
 
     def reattach(self, known: int) -> int:
         """For a manager coming back with the run's first ``known`` epoch-level events: the number

@@ -30,14 +30,16 @@ class _Waiter:
 
     got: anyio.Event = field(default_factory=anyio.Event)
     worker: RayWorker | None = None
+    error: Exception | None = None  # what placing its own worker raised, before any was handed to it
 
 
 class WarmWorkers:
     """The idle job workers of one :class:`~trainer.jobs.RayExecutor`, at most ``size`` of them.
 
     ``create()`` makes a new worker actor (Ray places it when the cluster has room for it),
-    ``where(actor)`` waits until it is up and returns where it runs, ``kill(actor)`` ends it.
-    Every method is called from the executor's event loop.
+    ``where(actor)`` waits until it is up and returns where it runs (raising one of
+    ``failures`` if the actor is dead), ``kill(actor)`` ends it. Every method is called from the
+    executor's event loop.
 
     * :meth:`fill` starts ``size`` workers and waits until they are up.
     * :meth:`take` gives a run a worker: the one idle longest if any is idle (and answers), else a new one. While
@@ -57,17 +59,18 @@ class WarmWorkers:
         create: Callable[[], Any],
         where: Callable[[Any], Awaitable[dict[str, Any]]],
         kill: Callable[[Any], None],
+        failures: tuple[type[Exception], ...],
     ) -> None:
         self.size = size
-        self._create, self._where, self._kill = create, where, kill
+        self._create, self._where, self._kill, self._failures = create, where, kill, failures
         self._idle: deque[RayWorker] = deque()
         self._waiters: deque[_Waiter] = deque()
         self._closed = False
 
     @property
-    def idle(self) -> int:
-        """How many workers wait idle for a run."""
-        return len(self._idle)
+    def idle_workers(self) -> tuple[RayWorker, ...]:
+        """The workers waiting for a run, the longest waiting first."""
+        return tuple(self._idle)
 
     async def fill(self, count: int, timeout: float) -> None:
         """Start ``count`` workers (at most ``size``) and wait until they are up, at most ``timeout``
@@ -75,14 +78,21 @@ class WarmWorkers:
         a worker that failed to start raised (the workers already up stay idle: :meth:`close` ends
         them). Workers given back later make up the rest of ``size``."""
 
+        errors: list[Exception] = []
+
         async def start_one() -> None:
             with anyio.move_on_after(timeout):  # placed() kills one that is not up by then
-                self.give_back(await self.placed(self._create()))
+                try:
+                    self.give_back(await self.placed(self._create()))
+                except Exception as error:  # raised as itself below, not in an exception group
+                    errors.append(error)
 
         count = min(count, self.size)
         async with anyio.create_task_group() as tg:
             for _ in range(count):
                 tg.start_soon(start_one)
+        if errors:
+            raise errors[0]
         if len(self._idle) < count:
             logger.warning("only %d of %d warm Ray workers were up within %.0f s; the others were not kept",
                            len(self._idle), count, timeout)  # fmt: skip
@@ -101,11 +111,14 @@ class WarmWorkers:
             worker = self._idle.popleft()
             try:  # one round trip: an idle worker that died (killed, its node lost) costs no run
                 await self._where(worker.actor)
-            except Exception:
+            except self._failures:
                 logger.warning("an idle Ray worker (pid %s on %s) did not answer; it was dropped",
                                worker.where.get("pid"), worker.where.get("host"))  # fmt: skip
                 self._kill(worker.actor)
                 continue
+            except BaseException:  # cancelled meanwhile: it waits on, for the next run to check
+                self._idle.appendleft(worker)
+                raise
             return worker
         actor = self._create()
         if not self.size:
@@ -114,8 +127,13 @@ class WarmWorkers:
         self._waiters.append(waiter)
 
         async def place_own() -> None:
-            own = await self.placed(actor)
+            try:
+                own = await self.placed(actor)
+            except Exception as error:  # raised by take() as itself, not in an exception group
+                own, waiter.error = None, error
             if waiter.worker is None:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)  # no worker is handed to it any more
                 waiter.worker = own
                 waiter.got.set()
 
@@ -125,7 +143,7 @@ class WarmWorkers:
                 await waiter.got.wait()
                 tg.cancel_scope.cancel()
         except BaseException:
-            if waiter.worker is not None and waiter.worker.actor is not actor:  # given one, it is not lost
+            if waiter.worker is not None:  # its own, placed, or one handed to it: not lost
                 self.give_back(waiter.worker)
             raise
         finally:
@@ -133,7 +151,9 @@ class WarmWorkers:
                 self._waiters.remove(waiter)
             if waiter.worker is None or waiter.worker.actor is not actor:  # placed or not, even never waited for
                 self._kill(actor)
-        assert waiter.worker is not None
+        if waiter.worker is None:
+            assert waiter.error is not None
+            raise waiter.error
         return waiter.worker
 
     def give_back(self, worker: RayWorker) -> None:

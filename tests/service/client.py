@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from trainer.service.api import RECONNECT_MS
+
 SMALL = {"dataset": "synthetic", "layers": [16], "samples": 128, "batch_size": 16}  # 8 steps per epoch
 
 
@@ -27,7 +29,9 @@ async def events_of(
     async with client.stream("GET", f"/jobs/{job_id}/events", params={"level": level}, headers=headers) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         kind, event_id = None, None
-        async for line in response.aiter_lines():
+        lines = response.aiter_lines()
+        assert await anext(lines) == f"retry: {RECONNECT_MS}"  # a browser reconnects that soon, not in 3 s
+        async for line in lines:
             if line.startswith("id: "):
                 event_id = int(line.removeprefix("id: "))
             elif line.startswith("event: "):

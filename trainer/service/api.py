@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import pydantic
@@ -152,10 +153,21 @@ async def all_events(request: Request) -> Response:
     return _event_stream(epoch_level(service.journal, job=None, after=after, finished=lambda: False))
 
 
-def _event_stream(stream: Any) -> Response:
+RECONNECT_MS = 1000
+"""How soon a browser's EventSource reconnects to a stream that dropped (a restart, a network blip),
+sent as the stream's first line (``retry:``): its own default is about 3 s."""
+
+
+def _event_stream(stream: AsyncGenerator[str, None]) -> Response:
+    async def with_reconnect_delay() -> AsyncGenerator[str, None]:
+        yield f"retry: {RECONNECT_MS}\n\n"
+        async with contextlib.aclosing(stream):  # closed as soon as the response ends, not when collected
+            async for chunk in stream:
+                yield chunk
+
     # Starlette cancels the stream when the client goes away.
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+    return StreamingResponse(with_reconnect_delay(), media_type="text/event-stream", headers=headers)
 
 
 def _last_event_id(request: Request, default: int = 0) -> int:

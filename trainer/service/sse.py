@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 from eventbus import Event, EventBus
 from trainer.jobs import JobStatusChanged, event_record, level_types, of_job
@@ -31,7 +31,7 @@ def stored_message(event: StoredEvent) -> str:
 
 async def epoch_level(
     journal: Journal, *, job: str | None, after: int, finished: Callable[[], bool]
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The stored events after ``after``, then each as it is recorded. A job's stream ends once the
     job is ``finished()`` and every event of it has been sent; every job's stream never ends."""
     while True:
@@ -73,7 +73,7 @@ class EncodedEvents:
 
 async def batch_level(
     journal: Journal, bus: EventBus, encoded: EncodedEvents, *, job: str, after: int, finished: Callable[[], bool]
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The job's stored events after ``after``, then every event of it live, batch events too, until
     it finishes."""
     async with bus.stream(level_types("batch"), maxsize=256, overflow="keep_latest", where=of_job(job)) as live:

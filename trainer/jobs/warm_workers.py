@@ -41,11 +41,12 @@ class WarmWorkers:
     ``failures`` if the actor is dead), ``kill(actor)`` ends it. Every method is called from the
     executor's event loop.
 
-    * :meth:`fill` starts ``size`` workers and waits until they are up.
-    * :meth:`take` gives a run a worker: the one idle longest if any is idle (and answers), else a new one. While
-      that new one waits for room on the cluster, a worker that another run gives back goes to the
-      run instead and the new one is killed: no run waits for CPUs an idle worker of this executor
-      holds.
+    * :meth:`fill` starts workers and waits until they are up.
+    * :meth:`take` gives a run a worker: the one idle longest if any is idle (and answers), else a
+      new one. While that new one waits for room on the cluster, a worker that another run gives
+      back goes to the run instead and the new one is killed: no run waits for CPUs an idle worker
+      of this executor holds. A cancelled :meth:`take` loses no worker: one that was up, or handed
+      to it, is given back.
     * :meth:`give_back` takes a worker whose run ended cleanly: it goes to the run waiting longest
       for one, else it waits idle if fewer than ``size`` do, else it is killed.
 

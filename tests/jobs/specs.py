@@ -116,13 +116,26 @@ class SaveWeightsAtEnd(Callback):
         saving.save_weights(self.model, self.path)
 
 
+class UnpicklableLogs(Callback):
+    """Inline: adds a value that does not pickle to the logs of every epoch's end, as a callback may
+    add to the logs, so the worker cannot ship that event back."""
+
+    delivery = "inline"
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        assert logs is not None
+        logs["not_picklable"] = lambda: epoch
+
+
 def remote_spec(
-    epochs: int, pace: float = 0.0, weights_to: str | None = None, fail_at: int | None = None
-) -> TrainingSpec:
+    epochs: int, pace: float = 0.0, weights_to: str | None = None, fail_at: int | None = None,
+    unpicklable_logs: bool = False,
+) -> TrainingSpec:  # fmt: skip
     """A job's build that pickles (a module-level function: bind its arguments with functools.partial),
     for the Ray executor; with dropout, so a resumed run must restore its random state too."""
     x, y = dataset(SAMPLES)
     callbacks: list[Callback] = [Pace(pace)] if pace else []
     callbacks += [SaveWeightsAtEnd(weights_to)] if weights_to else []
     callbacks += [FailAt(fail_at)] if fail_at is not None else []
+    callbacks += [UnpicklableLogs()] if unpicklable_logs else []
     return TrainingSpec(build_model(dropout=0.25), x, y, epochs=epochs, batch_size=BATCH_SIZE, callbacks=callbacks)

@@ -153,3 +153,16 @@ def test_a_worker_refuses_a_second_run_until_its_first_is_over(local_ray: Module
         assert [(type(event).__name__, index_of(event)) for event in events] == lifecycle(1)  # its own, from its first
     finally:
         ray.kill(actor)
+
+
+async def test_a_worker_whose_events_cannot_be_shipped_fails_its_job_and_is_not_kept() -> None:
+    # The fetch fails while the run still trains: that worker is busy, so it must not be handed on.
+    async with JobManager(max_concurrent=1, executor=RayExecutor(num_cpus_per_job=0.5, warm_workers=1)) as jobs:
+        [warm] = jobs.executor.idle_workers  # type: ignore[attr-defined]
+        broken = jobs.submit(partial(remote_spec, epochs=1000, pace=0.001, unpicklable_logs=True))
+        assert await broken.wait() is JobStatus.FAILED
+        assert broken.error is not None and "pickle" in broken.error.lower()
+        assert broken.worker == warm and await ended(warm["pid"])
+        after = jobs.submit(partial(remote_spec, epochs=1))
+        assert await after.wait() is JobStatus.COMPLETED, after.error
+        assert after.worker is not None and after.worker["pid"] != warm["pid"]
